@@ -1,0 +1,234 @@
+/*
+ * groot: GR00T N1.5 vision-language-action policies, natively.
+ *
+ * Public API. Every handle is opaque. Every call returns a groot_status; on
+ * failure, groot_errmsg(handle) says what went wrong, naming the file, tensor
+ * or key involved. Handles are created even when opening fails (as sqlite3_open
+ * does) so that the message can be read; close them in every case.
+ *
+ * A handle is not thread-safe: use one per thread, or serialize calls.
+ */
+#ifndef GROOT_H
+#define GROOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GROOT_VERSION "0.1.0"
+
+typedef enum groot_status {
+    GROOT_OK = 0,
+    GROOT_ERR_IO,          /* a file could not be opened, read, mapped or written */
+    GROOT_ERR_FORMAT,      /* a file's content is malformed or inconsistent */
+    GROOT_ERR_INVALID_ARG, /* a caller-supplied value is out of range or the wrong shape */
+    GROOT_ERR_NOMEM,       /* host or device allocation failed */
+    GROOT_ERR_UNSUPPORTED, /* a valid request this build or device cannot serve */
+    GROOT_ERR_DEVICE,      /* the accelerator or its runtime failed */
+    GROOT_ERR_INTERNAL     /* a broken invariant: a bug in groot */
+} groot_status;
+
+/* Short name of a status code ("GROOT_ERR_FORMAT"). Never NULL. */
+const char *groot_status_name(groot_status s);
+
+/* The message of the last failed call on handle (any groot_* handle), or "" when
+ * the last call succeeded. Valid until the next call on that handle. */
+const char *groot_errmsg(const void *handle);
+
+/* ---------------------------------------------------------------- model --- */
+
+typedef struct groot_model groot_model;
+
+typedef struct groot_model_options {
+    /* "cpu" (default) or "cuda". */
+    const char *device;
+    /* "fp32" (default), "tf32", "bf16", "fp16", or per component, e.g.
+     * "vit=bf16,llm=bf16,vl=bf16,dit=fp16". Components: vit, llm, vl, dit. */
+    const char *precision;
+    /* Denoising steps; 0 takes num_inference_timesteps from config.json. */
+    int denoising_steps;
+    /* Accumulate reduced-precision GEMMs and softmax in fp32 (default 1). */
+    int fp32_accumulate;
+    /* CPU worker threads; 0 lets OpenMP decide. */
+    int num_threads;
+} groot_model_options;
+
+/* Fills opts with the defaults above. */
+void groot_model_options_init(groot_model_options *opts);
+
+/* Opens a checkpoint directory (config.json, model.safetensors[.index.json],
+ * optional eagle2_hg_model/config.json). assets_dir holds groot's bundled
+ * assets (the default backbone config); NULL uses the compiled-in path.
+ * *out is set even on failure (NULL only when memory ran out). */
+groot_status groot_model_open(const char *checkpoint_dir, const char *assets_dir,
+                              const groot_model_options *opts, groot_model **out);
+void groot_model_close(groot_model *model);
+
+/* Sizes a caller needs to build inputs and size outputs. */
+typedef struct groot_model_dims {
+    int image_size;          /* 224 */
+    int tokens_per_image;    /* 256 */
+    int image_token_id;      /* 151669 */
+    int vocab_size;
+    int backbone_dim;        /* language model width: backbone_features' last dim */
+    int max_state_dim;       /* 64 */
+    int action_horizon;      /* 16 */
+    int action_dim;          /* 32 */
+    int state_feature_dim;   /* action head input_embedding_dim: state_features' width */
+    int denoising_steps;     /* as opened */
+    int num_embodiments;     /* 32 */
+} groot_model_dims;
+
+groot_status groot_model_get_dims(groot_model *model, groot_model_dims *dims);
+
+/* One sample, already tokenized and preprocessed (what the network sees). */
+typedef struct groot_sample {
+    const int32_t *input_ids; /* [seq_len]; exactly num_views*tokens_per_image image tokens */
+    int seq_len;
+    const float *pixel_values; /* [num_views, 3, image_size, image_size], normalized */
+    int num_views;
+    const float *state;        /* [max_state_dim], normalized, zero-padded */
+    int embodiment_id;         /* 0 .. num_embodiments-1 */
+    const float *init_noise;   /* [action_horizon, action_dim] */
+} groot_sample;
+
+/* Where to put one sample's results. Any pointer may be NULL (not wanted). */
+typedef struct groot_sample_out {
+    float *action_pred;       /* [action_horizon, action_dim] */
+    float *vit_embeds;        /* [num_views, tokens_per_image, backbone_dim] (after mlp1) */
+    float *backbone_features; /* [seq_len, backbone_dim] */
+    float *vl_embs;           /* [seq_len, backbone_dim] (after vlln + vl_self_attention) */
+    float *state_features;    /* [state_feature_dim]: the state encoder's one token */
+    float *velocities;        /* [denoising_steps, action_horizon, action_dim] */
+} groot_sample_out;
+
+/* Wall time of each stage of the last forward, in milliseconds. */
+typedef struct groot_timings {
+    double preprocess_ms;  /* policy only: tokenizer, images, state */
+    double upload_ms, vision_ms, language_ms, vl_ms, action_head_ms, download_ms;
+    double postprocess_ms; /* policy only: unnormalize, split per key */
+    double total_ms;
+} groot_timings;
+
+/* Runs the network on a batch. Each sample is computed exactly as if it were
+ * alone (SPEC.md, Rule — batching). timings may be NULL. */
+groot_status groot_forward(groot_model *model, const groot_sample *samples, int batch,
+                           groot_sample_out *outs, groot_timings *timings);
+
+/* --------------------------------------------------------- tensor files --- */
+/* Named tensors in a .safetensors file: what `groot forward` reads and
+ * writes, and what tests compare. Reading memory-maps and validates the file. */
+
+typedef enum groot_dtype {
+    GROOT_F32 = 0,
+    GROOT_BF16,
+    GROOT_F16,
+    GROOT_I32,
+    GROOT_U8,
+    GROOT_F64,
+    GROOT_I64,
+    GROOT_I16,
+    GROOT_I8,
+    GROOT_BOOL
+} groot_dtype;
+
+#define GROOT_MAX_DIMS 8
+
+typedef struct groot_tensors groot_tensors;
+
+/* Opens a file for reading. *out is set even on failure (see groot_errmsg). */
+groot_status groot_tensors_open(const char *path, groot_tensors **out);
+/* Creates an empty set for writing. */
+groot_status groot_tensors_create(groot_tensors **out);
+/* Looks a tensor up; GROOT_ERR_INVALID_ARG naming it when absent. Any out
+ * pointer may be NULL. data stays valid until groot_tensors_close. */
+groot_status groot_tensors_get(groot_tensors *t, const char *name, groot_dtype *dtype, int *ndim,
+                               int64_t shape[GROOT_MAX_DIMS], const void **data);
+/* Number of tensors and the name of the i-th (sorted by name). */
+int groot_tensors_count(const groot_tensors *t);
+const char *groot_tensors_name(const groot_tensors *t, int i);
+/* Adds a tensor to a set made by groot_tensors_create (data is copied). */
+groot_status groot_tensors_add(groot_tensors *t, const char *name, groot_dtype dtype, int ndim,
+                               const int64_t *shape, const void *data);
+groot_status groot_tensors_write(groot_tensors *t, const char *path);
+void groot_tensors_close(groot_tensors *t);
+
+/* ------------------------------------------------------------ synthesis --- */
+/* Writes a complete checkpoint in the released layout with seeded random
+ * weights of realistic scale: config.json, model.safetensors.index.json, bf16
+ * shards of at most 4 GiB, eagle2_hg_model/config.json and
+ * experiment_cfg/metadata.json. preset: "tiny" or "n1.5-3b". The weights are
+ * random: actions from them mean nothing. On failure errbuf (if not NULL)
+ * holds the message. */
+groot_status groot_synth(const char *preset, uint64_t seed, const char *out_dir,
+                         char *errbuf, size_t errbuf_size);
+
+/* Human-readable description of an opened model: configuration, parameter
+ * counts per component, weight memory per precision. Returns a string the
+ * model owns, valid until the next call on it. */
+const char *groot_model_describe(groot_model *model);
+
+/* --------------------------------------------------------------- policy --- */
+/* Observation in, actions out (SPEC.md sections 2, 3 and 6): tokenizer and
+ * prompt, camera preprocessing, state normalization for an embodiment's data
+ * config, the network, and actions back in the robot's units per key. */
+
+typedef struct groot_policy groot_policy;
+
+typedef struct groot_policy_options {
+    groot_model_options model;
+    const char *data_config;    /* a bundled config's name ("fourier_gr1_arms_only") or a JSON file path */
+    const char *embodiment_tag; /* "gr1", "new_embodiment", ... */
+    uint64_t seed;              /* initial-noise generator seed */
+    const char *assets_dir;     /* NULL: compiled-in path */
+} groot_policy_options;
+
+void groot_policy_options_init(groot_policy_options *opts);
+
+groot_status groot_policy_open(const char *checkpoint_dir, const groot_policy_options *opts,
+                               groot_policy **out);
+void groot_policy_close(groot_policy *policy);
+
+/* A named array, C order. */
+typedef struct groot_array {
+    const char *name;
+    groot_dtype dtype;
+    int ndim;
+    int64_t shape[GROOT_MAX_DIMS];
+    const void *data;
+} groot_array;
+
+/* The observation of one call. Unbatched (batch == 0): video.K uint8
+ * [1,H,W,3], state.K float32/float64 [1,d], one instruction. Batched
+ * (batch == B >= 1): a leading B on every array and B instructions. */
+typedef struct groot_observation {
+    const groot_array *arrays;
+    int num_arrays;
+    const char *const *instructions; /* UTF-8; 1 (unbatched) or B of them */
+    int batch;
+} groot_observation;
+
+/* Runs one call. On success *actions points at num_actions arrays
+ * "action.K" float32 [16,d] (or [B,16,d] when batched), owned by the policy
+ * and valid until the next call on it. */
+groot_status groot_policy_get_action(groot_policy *policy, const groot_observation *obs,
+                                     const groot_array **actions, int *num_actions);
+
+/* The modality description a client asks for, as compact JSON:
+ * {"video":{"delta_indices":[0],"modality_keys":["video.ego_view"]},"state":...,
+ *  "action":...,"language":...}. Owned by the policy. */
+const char *groot_policy_modality_json(groot_policy *policy);
+
+/* Stage times of the last get_action. */
+groot_status groot_policy_timings(groot_policy *policy, groot_timings *timings);
+
+/* Re-seeds the initial-noise generator. */
+void groot_policy_seed(groot_policy *policy, uint64_t seed);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GROOT_H */

@@ -1,0 +1,72 @@
+#include "backend/backend.h"
+
+#include <assert.h>
+#include <string.h>
+
+size_t gr_dtype_size(gr_dtype t)
+{
+    switch (t) {
+    case GR_F32: return 4;
+    case GR_BF16: return 2;
+    case GR_F16: return 2;
+    case GR_I32: return 4;
+    case GR_U8: return 1;
+    default: return 0;
+    }
+}
+
+const char *gr_dtype_name(gr_dtype t)
+{
+    switch (t) {
+    case GR_F32: return "F32";
+    case GR_BF16: return "BF16";
+    case GR_F16: return "F16";
+    case GR_I32: return "I32";
+    case GR_U8: return "U8";
+    default: return "?";
+    }
+}
+
+gr_tensor gr_view_rows(gr_tensor t, int64_t row0, int64_t nrows)
+{
+    assert(row0 >= 0 && nrows >= 0 && row0 + nrows <= t.rows);
+    gr_tensor v = t;
+    v.data = (char *)t.data + (size_t)(row0 * t.ld) * gr_dtype_size(t.dtype);
+    v.rows = nrows;
+    return v;
+}
+
+gr_tensor gr_view_cols(gr_tensor t, int64_t col0, int64_t ncols)
+{
+    assert(col0 >= 0 && ncols >= 0 && col0 + ncols <= t.cols);
+    gr_tensor v = t;
+    v.data = (char *)t.data + (size_t)col0 * gr_dtype_size(t.dtype);
+    v.cols = ncols;
+    return v;
+}
+
+gr_tensor gr_reshape(gr_tensor t, int64_t rows, int64_t cols)
+{
+    assert(t.ld == t.cols && rows * cols == t.rows * t.cols);
+    gr_tensor v = t;
+    v.rows = rows;
+    v.cols = cols;
+    v.ld = cols;
+    return v;
+}
+
+groot_status gr_backend_create(const char *device, int num_threads, gr_backend **out, gr_error *err)
+{
+    *out = NULL;
+    if (!device || strcmp(device, "cpu") == 0)
+        return gr_backend_cpu_create(num_threads, out, err);
+    if (strcmp(device, "cuda") == 0)
+        return gr_backend_cuda_create(num_threads, out, err);
+    return gr_fail(err, GROOT_ERR_INVALID_ARG, "unknown device '%s' (expected cpu or cuda)", device);
+}
+
+void gr_backend_destroy(gr_backend *be)
+{
+    if (be)
+        be->ops->destroy(be);
+}

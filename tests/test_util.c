@@ -1,0 +1,49 @@
+#include "test_util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tu_checks, tu_failures;
+
+double tu_rel_err(const float *out, const float *ref, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(out[i]))
+            return INFINITY;
+        double d = (double)out[i] - (double)ref[i];
+        num += d * d;
+        den += (double)ref[i] * (double)ref[i];
+    }
+    if (den == 0)
+        return num == 0 ? 0 : INFINITY;
+    return sqrt(num / den);
+}
+
+const char *tu_data(const char *rel)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof buf, "%s/%s", GROOT_TEST_DATA, rel);
+    return buf;
+}
+
+const char *tu_tmpdir(void)
+{
+    static char bufs[8][256];
+    static int next;
+    char *b = bufs[next++ % 8];
+    const char *base = getenv("TMPDIR");
+    snprintf(b, 256, "%s/groot-test-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(b)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    return b;
+}
+
+int tu_finish(const char *name)
+{
+    printf("%s: %d checks, %d failed\n", name, tu_checks, tu_failures);
+    return tu_failures ? 1 : 0;
+}
