@@ -171,6 +171,21 @@ groot_status groot_synth(const char *preset, uint64_t seed, const char *out_dir,
  * model owns, valid until the next call on it. */
 const char *groot_model_describe(groot_model *model);
 
+/* ------------------------------------------------------------ tokenizer --- */
+/* Qwen2 byte-level BPE (SPEC.md section 2) from the bundled vocab.json,
+ * merges.txt and added_tokens.json. */
+
+typedef struct groot_tokenizer groot_tokenizer;
+
+/* assets_dir NULL: compiled-in path; the files are in assets_dir/eagle2_hg_model. */
+groot_status groot_tokenizer_open(const char *assets_dir, groot_tokenizer **out);
+void groot_tokenizer_close(groot_tokenizer *tok);
+/* Encodes UTF-8 text (special tokens matched literally; no BOS/EOS). *ids is
+ * owned by the tokenizer, valid until its next call. Invalid UTF-8 is
+ * GROOT_ERR_INVALID_ARG naming the byte offset. */
+groot_status groot_tokenize(groot_tokenizer *tok, const char *text, size_t len,
+                            const int32_t **ids, size_t *num_ids);
+
 /* --------------------------------------------------------------- policy --- */
 /* Observation in, actions out (SPEC.md sections 2, 3 and 6): tokenizer and
  * prompt, camera preprocessing, state normalization for an embodiment's data
