@@ -166,6 +166,13 @@ void groot_tensors_close(groot_tensors *t);
 groot_status groot_synth(const char *preset, uint64_t seed, const char *out_dir,
                          char *errbuf, size_t errbuf_size);
 
+/* Describes a checkpoint from its configs and tensor headers alone (no
+ * weights are loaded): configuration, parameter counts per component, weight
+ * memory per precision, and whether every tensor the network needs is present
+ * with the right shape. On failure `out` holds the error message. */
+groot_status groot_checkpoint_describe(const char *checkpoint_dir, const char *assets_dir, char *out,
+                                       size_t out_size);
+
 /* Human-readable description of an opened model: configuration, parameter
  * counts per component, weight memory per precision. Returns a string the
  * model owns, valid until the next call on it. */

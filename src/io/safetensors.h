@@ -66,6 +66,17 @@ size_t gr_st_writer_data_size(const gr_st_writer *w);
 /* Writes the file (header sorted by name, 8-byte aligned data) and resets
  * the writer to empty so it can collect the next shard. */
 groot_status gr_st_writer_write(gr_st_writer *w, const char *path, gr_error *err);
+/* Same, but keeps the tensors (a set written to more than one place). */
+groot_status gr_st_writer_write_keep(gr_st_writer *w, const char *path, gr_error *err);
 void gr_st_writer_destroy(gr_st_writer *w);
+/* Tensors added so far, in the order added; *out shares the writer's name
+ * and data (valid until the writer is written, reset or destroyed). */
+int gr_st_writer_count(const gr_st_writer *w);
+void gr_st_writer_tensor(const gr_st_writer *w, int i, gr_st_tensor *out);
+
+/* The safetensors name of a dtype ("BF16"), and the reverse (-1 when the
+ * name is not one this library reads). */
+const char *gr_st_dtype_name(gr_dtype t);
+int gr_st_dtype_from_name(const char *name);
 
 #endif

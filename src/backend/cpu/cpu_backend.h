@@ -1,0 +1,73 @@
+/*
+ * The CPU backend's private state and the entry points its op files share.
+ * Tensors live in host memory; every op runs synchronously on the calling
+ * thread plus this backend's OpenMP team (and OpenBLAS's own threads inside
+ * sgemm), so sync and download never have anything to wait for.
+ */
+#ifndef GR_BACKEND_CPU_H
+#define GR_BACKEND_CPU_H
+
+#include <time.h>
+
+#include "backend/backend.h"
+
+typedef struct gr_cpu_backend {
+    gr_backend base; /* first, so a gr_backend * is a gr_cpu_backend * */
+    int threads;     /* OpenMP team size for this backend's parallel regions */
+    /* Per-op scratch (attention scores, aliased-residual GEMM output). Grown
+     * only when a larger shape arrives, so repeated shapes never allocate. */
+    float *scratch;
+    size_t scratch_cap; /* in floats */
+    struct timespec marks[GR_TIMER_SLOTS];
+    unsigned char marked[GR_TIMER_SLOTS];
+} gr_cpu_backend;
+
+static inline gr_cpu_backend *gr_cpu(gr_backend *be) { return (gr_cpu_backend *)be; }
+
+/* A float buffer of at least n floats, owned by the backend. */
+groot_status gr_cpu_scratch(gr_cpu_backend *cb, size_t n, float **out);
+
+/* Validates t for op: present, dtype `want` (or any if want == GR_DTYPE_COUNT),
+ * ld >= cols, and rows/cols equal to the given values where they are >= 0.
+ * The message names the op, the operand and the shapes. */
+groot_status gr_cpu_check(gr_backend *be, const char *op, const char *what, const gr_tensor *t,
+                          gr_dtype want, int64_t rows, int64_t cols);
+
+/* True for F32, BF16 and F16. */
+int gr_cpu_is_float(gr_dtype t);
+/* Converts n elements of float dtype `from` at src to float32. */
+void gr_cpu_to_f32(const void *src, gr_dtype from, float *dst, int64_t n);
+/* Converts n float32 values to float dtype `to` at dst. */
+void gr_cpu_from_f32(const float *src, gr_dtype to, void *dst, int64_t n);
+
+/* Elementwise activation on one value, exactly as the reference computes it in float32. */
+float gr_cpu_act1(gr_act act, float x);
+/* True for the activations gr_act names. */
+int gr_cpu_act_valid(gr_act act);
+
+/* The ops, one group per file: cpu_gemm.c, cpu_norm.c, cpu_attention.c, cpu_elementwise.c. */
+groot_status gr_cpu_linear(gr_backend *be, const gr_tensor *x, const gr_linear *L, gr_act act,
+                           const gr_tensor *residual, gr_tensor *y);
+groot_status gr_cpu_layernorm(gr_backend *be, const gr_tensor *x, const gr_tensor *w,
+                              const gr_tensor *b, float eps, gr_tensor *y);
+groot_status gr_cpu_rmsnorm(gr_backend *be, const gr_tensor *x, const gr_tensor *w, float eps,
+                            gr_tensor *y);
+groot_status gr_cpu_modulate(gr_backend *be, const gr_tensor *x, const gr_tensor *scale,
+                             const gr_tensor *shift, float eps, gr_tensor *y);
+groot_status gr_cpu_qk_norm_rope(gr_backend *be, gr_tensor *x, int heads, int head_dim,
+                                 const gr_tensor *w, float eps, const gr_tensor *cos,
+                                 const gr_tensor *sin);
+groot_status gr_cpu_attention(gr_backend *be, const gr_tensor *q, const gr_tensor *k,
+                              const gr_tensor *v, int heads, int kv_heads, int head_dim,
+                              int causal, float scale, gr_tensor *out);
+groot_status gr_cpu_swiglu(gr_backend *be, const gr_tensor *gate, const gr_tensor *up, gr_tensor *y);
+groot_status gr_cpu_activation(gr_backend *be, const gr_tensor *x, gr_act act, gr_tensor *y);
+groot_status gr_cpu_add_rows(gr_backend *be, const gr_tensor *x, const gr_tensor *rows, gr_tensor *y);
+groot_status gr_cpu_axpy(gr_backend *be, float alpha, const gr_tensor *x, gr_tensor *y);
+groot_status gr_cpu_copy(gr_backend *be, const gr_tensor *src, gr_tensor *dst);
+groot_status gr_cpu_embed(gr_backend *be, const gr_tensor *ids, const gr_tensor *table,
+                          int image_token_id, const gr_tensor *images, gr_tensor *y);
+groot_status gr_cpu_patchify(gr_backend *be, const gr_tensor *pixels, int channels, int height,
+                             int width, int patch, gr_tensor *y);
+
+#endif

@@ -1,0 +1,44 @@
+/* groot: the command-line entry point. Each subcommand lives in its own
+ * cmd_*.c file and uses only the public API. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"forward", cmd_forward, "run the network on preprocessed inputs from a .safetensors file"},
+    {"synth", cmd_synth, "write a checkpoint with seeded random weights (tiny or n1.5-3b)"},
+    {"info", cmd_info, "describe a checkpoint: configuration, parameters, memory"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "groot %s - GR00T N1.5 policies in C\n\nusage: groot <command> [options]\n\n", GROOT_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-17s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\n'groot <command> --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("groot %s\n", GROOT_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "groot: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
