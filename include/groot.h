@@ -193,6 +193,27 @@ void groot_tokenizer_close(groot_tokenizer *tok);
 groot_status groot_tokenize(groot_tokenizer *tok, const char *text, size_t len,
                             const int32_t **ids, size_t *num_ids);
 
+/* -------------------------------------------------- image preprocessing --- */
+/* Camera frames as uint8 H x W x 3 RGB, row-major (SPEC.md section 3). On
+ * failure errbuf (if not NULL) holds the message. */
+
+/* Reads a PNG or JPEG (RGBA drops alpha; gray is replicated) or a .npy uint8
+ * [H,W,3]. *pixels is allocated: release it with groot_image_free. */
+groot_status groot_image_load(const char *path, uint8_t **pixels, int *height, int *width,
+                              char *errbuf, size_t errbuf_size);
+void groot_image_free(uint8_t *pixels);
+
+/* The reference's eval-mode preprocessing: center crop by crop_scale, then
+ * antialiased bilinear resize to out_height x out_width (224x224 for the
+ * model), back to uint8 by truncation. out holds out_height*out_width*3. */
+groot_status groot_image_preprocess(const uint8_t *pixels, int height, int width,
+                                    double crop_scale, int out_height, int out_width,
+                                    uint8_t *out, char *errbuf, size_t errbuf_size);
+
+/* Writes a .png or .npy (chosen by the extension of path). */
+groot_status groot_image_save(const char *path, const uint8_t *pixels, int height, int width,
+                              char *errbuf, size_t errbuf_size);
+
 /* --------------------------------------------------------------- policy --- */
 /* Observation in, actions out (SPEC.md sections 2, 3 and 6): tokenizer and
  * prompt, camera preprocessing, state normalization for an embodiment's data

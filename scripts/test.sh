@@ -6,6 +6,7 @@
 # tests skip without a GPU; scripts/device_check.sh runs them on one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/deps.sh
 jobs=$(nproc)
 
 if command -v clang >/dev/null 2>&1; then

@@ -27,9 +27,14 @@ groot_status gr_error_prefix(gr_error *err, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return err->status;
-    char joined[GR_ERRMSG_MAX];
+    /* Room for both parts; the result is cut to the message size. */
+    char joined[2 * GR_ERRMSG_MAX + 2];
     snprintf(joined, sizeof joined, "%s: %s", prefix, err->msg);
-    memcpy(err->msg, joined, sizeof joined);
+    size_t len = strlen(joined);
+    if (len >= sizeof err->msg)
+        len = sizeof err->msg - 1;
+    memcpy(err->msg, joined, len);
+    err->msg[len] = '\0';
     return err->status;
 }
 

@@ -17,8 +17,9 @@
  * 3B model is a few hundred KB, so anything bigger is corruption or hostility. */
 #define ST_MAX_HEADER 100000000ull
 
-/* Conversion is memory-bound; threads only pay off on big tensors. */
-#define ST_PARALLEL_MIN 65536
+/* Conversion is memory-bound and a parallel region costs tens of microseconds
+ * (far more on a loaded machine): threads only pay off on big tensors. */
+#define ST_PARALLEL_MIN (1 << 20)
 
 /* ------------------------------------------------------------ dtypes --- */
 
@@ -191,7 +192,8 @@ static groot_status parse_header(gr_st_file *f, gr_error *err)
     const char *data = (const char *)base + 8 + n;
 
     cJSON *root;
-    GR_TRY(gr_json_parse((const char *)base + 8, (size_t)n, f->path, &root, err));
+    if (gr_json_parse((const char *)base + 8, (size_t)n, f->path, &root, err) != GROOT_OK)
+        return gr_error_prefix(err, "safetensors header");
     groot_status s = GROOT_OK;
     span *spans = NULL;
     if (!cJSON_IsObject(root)) {
@@ -272,7 +274,8 @@ groot_status gr_st_open(const char *path, gr_st_file **out, gr_error *err)
         free(f);
         return gr_fail(err, GROOT_ERR_NOMEM, "out of memory opening '%s'", path);
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not hang before fstat can refuse it. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         groot_status s =
             gr_fail(err, GROOT_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
@@ -502,7 +505,7 @@ static groot_status writer_append(gr_st_writer *w, const char *name, gr_dtype dt
 groot_status gr_st_writer_add(gr_st_writer *w, const char *name, gr_dtype dtype, int ndim,
                               const int64_t *shape, const void *data, gr_error *err)
 {
-    wtensor *t;
+    wtensor *t = NULL;
     GR_TRY(writer_append(w, name, dtype, ndim, shape, &t, err));
     if (t->nbytes) {
         if (!data) {
@@ -525,7 +528,7 @@ groot_status gr_st_writer_add_f32(gr_st_writer *w, const char *name, gr_dtype dt
         return gr_fail(err, GROOT_ERR_INVALID_ARG,
                        "safetensors writer: tensor '%s': cannot convert float32 to %s",
                        name ? name : "(null)", gr_st_dtype_name(dtype));
-    wtensor *t;
+    wtensor *t = NULL;
     GR_TRY(writer_append(w, name, dtype, ndim, shape, &t, err));
     size_t n = t->nbytes / gr_dtype_size(dtype);
     if (n && !data) {

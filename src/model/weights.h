@@ -17,6 +17,11 @@
 #include "io/checkpoint.h"
 #include "model/config.h"
 
+/* Channels of the DiT's sinusoidal timestep embedding (diffusers Timesteps(256)). */
+#define GR_DIT_TIMESTEP_CHANNELS 256
+/* diffusers' FeedForward widens by this fixed factor (mult=4). */
+#define GR_FF_MULT 4
+
 /* The four parts of the network whose precision can be chosen separately. */
 typedef enum gr_component {
     GR_COMP_VIT = 0, /* SigLIP tower + mlp1 */
@@ -133,8 +138,12 @@ groot_status gr_model_weights_load(gr_backend *be, const gr_checkpoint *ckpt, co
                                    const gr_precision prec[GR_COMP_COUNT], gr_model_weights *w,
                                    gr_error *err);
 
+/* Only the checking pass: every tensor the network needs is present with
+ * the right shape (no backend, nothing loaded). */
+groot_status gr_model_weights_check(const gr_checkpoint *ckpt, const gr_model_config *cfg, gr_error *err);
+
 /* Frees the weights only the load-time precomputation needs. */
-void gr_model_weights_drop_precompute(gr_backend *be, gr_model_weights *w);
+void gr_model_weights_drop_precompute(gr_backend *be, const gr_model_config *cfg, gr_model_weights *w);
 void gr_model_weights_free(gr_backend *be, const gr_model_config *cfg, gr_model_weights *w);
 
 #endif

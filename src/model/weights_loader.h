@@ -58,6 +58,10 @@ groot_status gr_load_f32_rows(gr_loader *ld, gr_tensor *t, const char *name, int
 /* A [rows, cols] matrix uploaded in its file dtype, bypassing float32. */
 groot_status gr_load_raw(gr_loader *ld, gr_tensor *t, const char *name, int64_t rows, int64_t cols);
 
+/* A zeroed host array of count elements, made on the checking pass and kept
+ * (the same pointer) for the loading pass. */
+groot_status gr_loader_array(gr_loader *ld, void **arr, int count, size_t elem, const char *what);
+
 /* Component loaders (weights_backbone.c, weights_action.c). */
 groot_status gr_load_vision(gr_loader *ld, const gr_model_config *cfg, const gr_precision *p,
                             gr_vision_weights *w);

@@ -5,7 +5,9 @@
  */
 #include "backend/cpu/cpu_backend.h"
 
+#include <cblas.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,9 +49,15 @@ groot_status gr_cpu_check(gr_backend *be, const char *op, const char *what, cons
     if (t->rows < 0 || t->cols < 0 || t->ld < t->cols)
         return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "%s: %s is a malformed view [%lld, %lld] ld %lld",
                        op, what, (long long)t->rows, (long long)t->cols, (long long)t->ld);
-    if ((rows >= 0 && t->rows != rows) || (cols >= 0 && t->cols != cols))
-        return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "%s: %s is [%lld, %lld], expected [%lld, %lld]", op,
-                       what, (long long)t->rows, (long long)t->cols, (long long)rows, (long long)cols);
+    if ((rows >= 0 && t->rows != rows) || (cols >= 0 && t->cols != cols)) {
+        char r[24] = "*", c[24] = "*"; /* "*": any size */
+        if (rows >= 0)
+            snprintf(r, sizeof r, "%lld", (long long)rows);
+        if (cols >= 0)
+            snprintf(c, sizeof c, "%lld", (long long)cols);
+        return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "%s: %s is [%lld, %lld], expected [%s, %s]", op, what,
+                       (long long)t->rows, (long long)t->cols, r, c);
+    }
     return GROOT_OK;
 }
 
@@ -149,7 +157,7 @@ static groot_status cpu_upload(gr_backend *be, gr_tensor *dst, const void *src, 
             gr_cpu_to_f32(s + (size_t)(r * cols) * ses, src_dtype, (float *)d + r * dst->ld, cols);
         return GROOT_OK;
     }
-    float *row;
+    float *row = NULL;
     GR_TRY(gr_cpu_scratch(gr_cpu(be), (size_t)cols, &row));
     for (int64_t r = 0; r < rows; r++) {
         gr_cpu_to_f32(s + (size_t)(r * cols) * ses, src_dtype, row, cols);
@@ -258,6 +266,12 @@ groot_status gr_backend_cpu_create(int num_threads, gr_backend **out, gr_error *
     cb->threads = num_threads > 0 ? num_threads : omp_get_max_threads();
     if (cb->threads < 1)
         cb->threads = 1;
+    /* All parallelism is ours: sgemm runs single-threaded inside our OpenMP
+     * regions. OpenBLAS's pthread pool busy-waits between calls, and on a
+     * few cores that pool and an OpenMP team alternating op by op starve
+     * each other (measured: attention 2x slower). This setting is global to
+     * the process, but nothing else in groot calls BLAS. */
+    openblas_set_num_threads(1);
     *out = &cb->base;
     return GROOT_OK;
 }

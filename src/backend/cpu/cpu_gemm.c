@@ -1,17 +1,22 @@
 /*
- * linear on the CPU: one OpenBLAS sgemm (which threads itself) plus a fused
- * epilogue for bias, activation and residual.
+ * linear on the CPU: OpenBLAS sgemm, one single-threaded call per thread on
+ * a band of output columns, plus a fused epilogue for bias, activation and
+ * residual.
  */
 #include <cblas.h>
+#include <omp.h>
 #include <stdint.h>
 
 #include "backend/cpu/cpu_backend.h"
 
-/* y = act(y + b) + res, over [m, n] views. res may be NULL, b may be NULL. */
-static void epilogue(gr_cpu_backend *cb, float *y, int64_t ldy, const float *src, int64_t lds,
-                     const float *b, gr_act act, const float *res, int64_t ldr, int64_t m, int64_t n)
+/* Output columns per thread are a multiple of this, so bands never share a
+ * cache line of y. */
+#define BAND_ALIGN 16
+
+/* y = act(src + b) + res over an [m, n] band; b and res may be NULL, src may be y. */
+static void epilogue(float *y, int64_t ldy, const float *src, int64_t lds, const float *b, gr_act act,
+                     const float *res, int64_t ldr, int64_t m, int64_t n)
 {
-#pragma omp parallel for num_threads(cb->threads) schedule(static)
     for (int64_t i = 0; i < m; i++) {
         float *yr = y + i * ldy;
         const float *sr = src + i * lds;
@@ -67,28 +72,39 @@ groot_status gr_cpu_linear(gr_backend *be, const gr_tensor *x, const gr_linear *
         (uintptr_t)yd < (uintptr_t)(res + (m - 1) * residual->ld + n))
         return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "linear: residual partially overlaps y");
 
-    /* Math mode is irrelevant here: the CPU always computes exact fp32. */
-    if (aliased && act == GR_ACT_NONE) {
-        /* The residual is already in y: let sgemm accumulate onto it. */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, xd, (int)x->ld, wd,
-                    (int)L->w.ld, 1.0f, yd, (int)y->ld);
-        if (bias)
-            epilogue(cb, yd, y->ld, yd, y->ld, bias, GR_ACT_NONE, NULL, 0, m, n);
-        return GROOT_OK;
+    /* Each thread owns a band of output columns: one single-threaded sgemm
+     * on its slice of w, then the epilogue while that band is still in
+     * cache. Math mode is irrelevant: the CPU always computes exact fp32. */
+    float *prod = NULL; /* where the product goes when y already holds the residual */
+    if (aliased && act != GR_ACT_NONE)
+        GR_TRY(gr_cpu_scratch(cb, (size_t)(m * n), &prod));
+    const int64_t ldy = y->ld, ldr = res ? residual->ld : 0;
+    int team = cb->threads;
+    if ((int64_t)team > (n + BAND_ALIGN - 1) / BAND_ALIGN)
+        team = (int)((n + BAND_ALIGN - 1) / BAND_ALIGN);
+#pragma omp parallel num_threads(team)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        const int64_t per = ((n + nt - 1) / nt + BAND_ALIGN - 1) / BAND_ALIGN * BAND_ALIGN;
+        const int64_t j0 = per * t < n ? per * t : n, j1 = j0 + per < n ? j0 + per : n;
+        if (j1 > j0) {
+            const float *wb = wd + j0 * L->w.ld;
+            const float *bb = bias ? bias + j0 : NULL;
+            if (prod) {
+                /* y = act(x w^T + b) + y: the product needs a home other than y */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)(j1 - j0), (int)k, 1.0f, xd,
+                            (int)x->ld, wb, (int)L->w.ld, 0.0f, prod + j0, (int)n);
+                epilogue(yd + j0, ldy, prod + j0, n, bb, act, yd + j0, ldy, m, j1 - j0);
+            } else {
+                /* With the residual already in y and nothing between product
+                 * and sum, sgemm accumulates onto it (beta = 1). */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)(j1 - j0), (int)k, 1.0f, xd,
+                            (int)x->ld, wb, (int)L->w.ld, aliased ? 1.0f : 0.0f, yd + j0, (int)ldy);
+                if (bb || act != GR_ACT_NONE || (res && !aliased))
+                    epilogue(yd + j0, ldy, yd + j0, ldy, bb, act, res && !aliased ? res + j0 : NULL, ldr, m,
+                             j1 - j0);
+            }
+        }
     }
-    if (aliased) {
-        /* The activation sits between the product and the residual, so the
-         * product needs a home other than y. */
-        float *s;
-        GR_TRY(gr_cpu_scratch(cb, (size_t)(m * n), &s));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, xd, (int)x->ld, wd,
-                    (int)L->w.ld, 0.0f, s, (int)n);
-        epilogue(cb, yd, y->ld, s, n, bias, act, yd, y->ld, m, n);
-        return GROOT_OK;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, xd, (int)x->ld, wd,
-                (int)L->w.ld, 0.0f, yd, (int)y->ld);
-    if (bias || act != GR_ACT_NONE || res)
-        epilogue(cb, yd, y->ld, yd, y->ld, bias, act, res, res ? residual->ld : 0, m, n);
     return GROOT_OK;
 }

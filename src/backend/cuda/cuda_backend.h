@@ -1,0 +1,131 @@
+/*
+ * The CUDA backend's private state, shared by its host files (cuda_backend.c,
+ * cuda_gemm.c, cuda_ops.c, graph.c). All device work goes to one
+ * non-blocking stream in issue order; nothing here is global, so several
+ * backends can coexist in one process.
+ */
+#ifndef GR_BACKEND_CUDA_H
+#define GR_BACKEND_CUDA_H
+
+#include <cublasLt.h>
+#include <cuda_runtime_api.h>
+
+#include "backend/backend.h"
+
+/* A cached cuBLASLt plan: everything the heuristic decided for one GEMM
+ * shape, so repeated calls (and graph capture) allocate nothing. */
+typedef struct gr_cuda_gemm_key {
+    int64_t m, n, k, lda, ldb, ldc, ldd;
+    int ab_type, d_type;   /* gr_dtype */
+    int epilogue;          /* cublasLtEpilogue_t */
+    int beta_one;          /* C (residual) is read */
+    int compute;           /* cublasComputeType_t */
+    int bias_f32;          /* bias given as float32 to a 16-bit D */
+    unsigned align_a, align_b, align_c, align_d; /* pointer alignment, bytes (<= 256) */
+} gr_cuda_gemm_key;
+
+typedef struct gr_cuda_gemm_plan {
+    gr_cuda_gemm_key key;
+    int used;
+    uint64_t last_use;     /* for LRU eviction */
+    int ok;                /* 0: the heuristic found nothing; don't ask again */
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t la, lb, lc, ld;
+    cublasLtMatmulAlgo_t algo;
+} gr_cuda_gemm_plan;
+
+#define GR_CUDA_GEMM_PLANS 128
+#define GR_CUDA_GRAPHS 32
+
+typedef struct gr_cuda_graph {
+    uint64_t key;
+    int used;
+    uint64_t born;         /* insertion order, for evicting the oldest */
+    cudaGraphExec_t exec;
+} gr_cuda_graph;
+
+typedef struct gr_cuda_backend {
+    gr_backend base; /* first, so a gr_backend * is a gr_cuda_backend * */
+    int device;
+    int num_sms;
+    cudaStream_t stream;
+    cublasLtHandle_t lt;
+    void *lt_ws;
+    size_t lt_ws_size;
+
+    /* Pinned host staging for uploads/downloads; the event marks when the
+     * last async copy out of it has finished, so it can be refilled. */
+    void *staging;
+    size_t staging_cap;
+    cudaEvent_t staging_done;
+    int staging_pending;
+
+    /* Device scratch for GEMM epilogues that cuBLASLt cannot fuse with an
+     * aliased residual. Grown outside capture only. */
+    void *scratch;
+    size_t scratch_cap;
+
+    cudaEvent_t timers[GR_TIMER_SLOTS];
+    unsigned char marked[GR_TIMER_SLOTS];
+
+    gr_cuda_gemm_plan plans[GR_CUDA_GEMM_PLANS];
+    uint64_t plan_clock;
+
+    gr_cuda_graph graphs[GR_CUDA_GRAPHS];
+    uint64_t graph_clock;
+    int capturing;
+} gr_cuda_backend;
+
+static inline gr_cuda_backend *gr_cuda(gr_backend *be) { return (gr_cuda_backend *)be; }
+
+/* Turns a CUDA error into a status and a message naming the op. */
+groot_status gr_cuda_fail(gr_backend *be, cudaError_t e, const char *op, const char *detail);
+#define GR_CUDA_TRY(be, call, op, detail)                                           \
+    do {                                                                        \
+        cudaError_t gr_cu_e_ = (call);                                          \
+        if (gr_cu_e_ != cudaSuccess)                                            \
+            return gr_cuda_fail((be), gr_cu_e_, (op), (detail));                \
+    } while (0)
+
+/* Validates t: present, float dtype (or exactly `want` unless GR_DTYPE_COUNT),
+ * ld >= cols, and rows/cols where >= 0. The message names op and operand. */
+groot_status gr_cuda_check(gr_backend *be, const char *op, const char *what, const gr_tensor *t,
+                           gr_dtype want, int64_t rows, int64_t cols);
+int gr_cuda_is_float(gr_dtype t);
+
+/* Device scratch of at least `bytes`; fails (no allocation) while capturing. */
+groot_status gr_cuda_scratch(gr_cuda_backend *cb, size_t bytes, void **out);
+
+/* Ops by file. */
+groot_status gr_cuda_linear(gr_backend *be, const gr_tensor *x, const gr_linear *L, gr_act act,
+                            const gr_tensor *residual, gr_tensor *y);
+void gr_cuda_gemm_plans_destroy(gr_cuda_backend *cb);
+
+groot_status gr_cuda_layernorm(gr_backend *be, const gr_tensor *x, const gr_tensor *w,
+                               const gr_tensor *b, float eps, gr_tensor *y);
+groot_status gr_cuda_rmsnorm(gr_backend *be, const gr_tensor *x, const gr_tensor *w, float eps,
+                             gr_tensor *y);
+groot_status gr_cuda_modulate(gr_backend *be, const gr_tensor *x, const gr_tensor *scale,
+                              const gr_tensor *shift, float eps, gr_tensor *y);
+groot_status gr_cuda_qk_norm_rope(gr_backend *be, gr_tensor *x, int heads, int head_dim,
+                                  const gr_tensor *w, float eps, const gr_tensor *cos,
+                                  const gr_tensor *sin);
+groot_status gr_cuda_attention(gr_backend *be, const gr_tensor *q, const gr_tensor *k,
+                               const gr_tensor *v, int heads, int kv_heads, int head_dim,
+                               int causal, float scale, gr_tensor *out);
+groot_status gr_cuda_swiglu(gr_backend *be, const gr_tensor *gate, const gr_tensor *up, gr_tensor *y);
+groot_status gr_cuda_activation(gr_backend *be, const gr_tensor *x, gr_act act, gr_tensor *y);
+groot_status gr_cuda_add_rows(gr_backend *be, const gr_tensor *x, const gr_tensor *rows, gr_tensor *y);
+groot_status gr_cuda_axpy(gr_backend *be, float alpha, const gr_tensor *x, gr_tensor *y);
+groot_status gr_cuda_copy(gr_backend *be, const gr_tensor *src, gr_tensor *dst);
+groot_status gr_cuda_embed(gr_backend *be, const gr_tensor *ids, const gr_tensor *table,
+                           int image_token_id, const gr_tensor *images, gr_tensor *y);
+groot_status gr_cuda_patchify(gr_backend *be, const gr_tensor *pixels, int channels, int height,
+                              int width, int patch, gr_tensor *y);
+
+groot_status gr_cuda_run_recorded(gr_backend *be, uint64_t key, gr_recorded_fn fn, void *ctx);
+groot_status gr_cuda_timer_mark(gr_backend *be, int slot);
+groot_status gr_cuda_timer_elapsed(gr_backend *be, int slot_from, int slot_to, double *ms);
+void gr_cuda_graphs_destroy(gr_cuda_backend *cb);
+
+#endif

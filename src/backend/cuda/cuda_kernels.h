@@ -1,0 +1,69 @@
+/*
+ * Launchers of the CUDA kernels (norm.cu, attention.cu, elementwise.cu),
+ * callable from C. Each enqueues on `s` and returns the launch's error;
+ * shapes and dtypes were checked by the host wrappers in cuda_ops.c.
+ * Dtype codes are gr_dtype values (0 F32, 1 BF16, 2 F16, 3 I32).
+ */
+#ifndef GR_CUDA_KERNELS_H
+#define GR_CUDA_KERNELS_H
+
+#include <stdint.h>
+
+#include <cuda_runtime_api.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A strided 2-D operand: element (r, c) is at p + r*ld + c, of dtype dt. */
+typedef struct grk_mat {
+    void *p;
+    int dt;
+    int64_t ld;
+} grk_mat;
+
+/* Activation codes match gr_act. */
+
+/* ---- norm.cu ---- */
+/* Per row: n = (x - mean?) / sqrt(var + eps) (rms when !center); then
+ * y = n * (w ? w : 1) * (scale ? 1 + scale : 1) + (b ? b : 0) + (shift ? shift : 0).
+ * w, b, scale, shift are float32 [cols] or NULL. */
+cudaError_t grk_rownorm(grk_mat x, grk_mat y, int64_t rows, int64_t cols, int center,
+                        const float *w, const float *b, const float *scale, const float *shift,
+                        float eps, cudaStream_t s);
+/* In place on x [rows, heads*head_dim]: per head RMSNorm(w) then rotate_half RoPE
+ * with cos/sin [rows, head_dim/2] (row strides ldc). */
+cudaError_t grk_qk_norm_rope(grk_mat x, int64_t rows, int heads, int head_dim, const float *w,
+                             float eps, const float *cos, const float *sin, int64_t ldc,
+                             cudaStream_t s);
+
+/* ---- attention.cu ---- */
+/* out = softmax(q k^T * scale [causal]) v per head; q/k/v share a dtype. */
+cudaError_t grk_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, int heads,
+                          int kv_heads, int head_dim, int causal, float scale, cudaStream_t s);
+
+/* ---- elementwise.cu ---- */
+/* y = act(t + bias) + r, with bias float32 [cols] or NULL and r.p NULL when absent
+ * (t, r and y may alias each other element for element). */
+cudaError_t grk_act_add(grk_mat t, const float *bias, int act, grk_mat r, grk_mat y, int64_t rows,
+                        int64_t cols, cudaStream_t s);
+/* y = silu(gate) * up. */
+cudaError_t grk_swiglu(grk_mat gate, grk_mat up, grk_mat y, int64_t rows, int64_t cols,
+                       cudaStream_t s);
+/* y[r] = x[r] + add[r % add_rows]. */
+cudaError_t grk_add_rows(grk_mat x, grk_mat add, int64_t add_rows, grk_mat y, int64_t rows,
+                         int64_t cols, cudaStream_t s);
+/* y += alpha * x. */
+cudaError_t grk_axpy(float alpha, grk_mat x, grk_mat y, int64_t rows, int64_t cols, cudaStream_t s);
+/* y[i] = table[ids[i]], or the next images row where ids[i] == image_id. */
+cudaError_t grk_embed(const int32_t *ids, int64_t n, grk_mat table, int image_id, grk_mat images,
+                      grk_mat y, int64_t dim, cudaStream_t s);
+/* pixels [V, C*H*W] float32 -> y [V*(H/p)*(W/p), C*p*p]. */
+cudaError_t grk_patchify(const float *pixels, int64_t ldp, int64_t views, int channels, int height,
+                         int width, int patch, grk_mat y, cudaStream_t s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

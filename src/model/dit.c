@@ -1,0 +1,204 @@
+/*
+ * DiT blocks and their load-time constants.
+ */
+#include "model/dit.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* LayerNorm epsilons fixed by the architecture (GR00T's DiT). */
+#define DIT_BLOCK_EPS 1e-5f
+#define DIT_OUT_EPS 1e-6f
+
+float gr_dit_timestep(int k, int n, int buckets)
+{
+    /* Python: int(k / float(n) * buckets), in double. */
+    return (float)(int)((double)k / (double)n * (double)buckets);
+}
+
+void gr_dit_timestep_sinusoid(float t, float *emb)
+{
+    const int half = GR_DIT_TIMESTEP_CHANNELS / 2;
+    const float neg_log_period = (float)-log(10000.0);
+    for (int i = 0; i < half; i++) {
+        float expo = neg_log_period * (float)i / (float)(half - 1);
+        float arg = t * expf(expo);
+        emb[i] = cosf(arg); /* flip_sin_to_cos: cos first */
+        emb[half + i] = sinf(arg);
+    }
+}
+
+int64_t gr_dit_tokens(const gr_model_config *cfg)
+{
+    return 1 + (int64_t)cfg->action.future_tokens + cfg->action.horizon;
+}
+
+static int cross_blocks(const gr_model_config *cfg)
+{
+    int n = 0;
+    for (int i = 0; i < cfg->action.dit.layers; i++)
+        n += gr_dit_block_is_cross(cfg, i);
+    return n;
+}
+
+/* Which slot of the kv buffer cross block i uses. */
+static int cross_index(const gr_model_config *cfg, int i)
+{
+    int n = 0;
+    for (int j = 0; j < i; j++)
+        n += gr_dit_block_is_cross(cfg, j);
+    return n;
+}
+
+groot_status gr_dit_precompute(gr_backend *be, const gr_model_config *cfg, const gr_precision *p, int steps,
+                               const gr_action_weights *w, gr_dit_constants *c)
+{
+    const gr_action_config *ac = &cfg->action;
+    const int64_t E = ac->embed, CH = GR_DIT_TIMESTEP_CHANNELS;
+    memset(c, 0, sizeof *c);
+    c->steps = steps;
+    GR_TRY(be->ops->alloc(be, &c->block_mod, (int64_t)ac->dit.layers * steps, 2 * E, GR_F32));
+    GR_TRY(be->ops->alloc(be, &c->out_mod, steps, 2 * E, GR_F32));
+
+    float *host = malloc((size_t)(steps * CH) * sizeof(float));
+    if (!host)
+        return gr_fail(&be->err, GROOT_ERR_NOMEM, "DiT timestep embeddings for %d steps", steps);
+    for (int k = 0; k < steps; k++)
+        gr_dit_timestep_sinusoid(gr_dit_timestep(k, steps, ac->timestep_buckets), host + k * CH);
+
+    gr_tensor sinus = {0}, t1 = {0}, temb = {0};
+    groot_status st = be->ops->alloc(be, &sinus, steps, CH, p->act);
+    if (!st)
+        st = be->ops->alloc(be, &t1, steps, E, p->act);
+    if (!st)
+        st = be->ops->alloc(be, &temb, steps, E, p->act);
+    if (!st)
+        st = be->ops->upload(be, &sinus, host, GR_F32);
+    if (!st)
+        st = be->ops->linear(be, &sinus, &w->temb1, GR_ACT_SILU, NULL, &t1);
+    if (!st)
+        st = be->ops->linear(be, &t1, &w->temb2, GR_ACT_NONE, NULL, &temb);
+    /* Every consumer of temb (each block's norm1.linear, proj_out_1) takes silu(temb). */
+    if (!st)
+        st = be->ops->activation(be, &temb, GR_ACT_SILU, &temb);
+    for (int i = 0; i < ac->dit.layers && !st; i++) {
+        gr_tensor rows = gr_view_rows(c->block_mod, (int64_t)i * steps, steps);
+        st = be->ops->linear(be, &temb, &w->blocks[i].ada, GR_ACT_NONE, NULL, &rows);
+    }
+    if (!st)
+        st = be->ops->linear(be, &temb, &w->proj_out_1, GR_ACT_NONE, NULL, &c->out_mod);
+    if (!st)
+        st = be->ops->sync(be);
+    free(host);
+    be->ops->free(be, &sinus);
+    be->ops->free(be, &t1);
+    be->ops->free(be, &temb);
+    return st;
+}
+
+void gr_dit_constants_free(gr_backend *be, gr_dit_constants *c)
+{
+    be->ops->free(be, &c->block_mod);
+    be->ops->free(be, &c->out_mod);
+}
+
+groot_status gr_dit_scratch_alloc(gr_backend *be, const gr_model_config *cfg, const gr_precision *p,
+                                  int64_t max_len, gr_dit_scratch *s)
+{
+    const gr_action_config *ac = &cfg->action;
+    const int64_t S = gr_dit_tokens(cfg), E = ac->embed, inner = (int64_t)ac->dit.heads * ac->dit.head_dim;
+    const int nc = cross_blocks(cfg);
+    memset(s, 0, sizeof *s);
+    s->cap_len = max_len;
+    GR_TRY(be->ops->alloc(be, &s->x, S, E, GR_F32));
+    GR_TRY(be->ops->alloc(be, &s->y, S, E, p->act));
+    GR_TRY(be->ops->alloc(be, &s->q, S, inner, p->act));
+    GR_TRY(be->ops->alloc(be, &s->qkv, S, 3 * inner, p->act));
+    GR_TRY(be->ops->alloc(be, &s->attn, S, inner, p->act));
+    GR_TRY(be->ops->alloc(be, &s->ff, S, GR_FF_MULT * E, p->act));
+    GR_TRY(be->ops->alloc(be, &s->out, ac->horizon, ac->dit_output_dim, p->act));
+    return be->ops->alloc(be, &s->kv, (nc > 0 ? nc : 1) * max_len, 2 * inner, p->act);
+}
+
+void gr_dit_scratch_free(gr_backend *be, gr_dit_scratch *s)
+{
+    be->ops->free(be, &s->x);
+    be->ops->free(be, &s->y);
+    be->ops->free(be, &s->q);
+    be->ops->free(be, &s->qkv);
+    be->ops->free(be, &s->attn);
+    be->ops->free(be, &s->ff);
+    be->ops->free(be, &s->out);
+    be->ops->free(be, &s->kv);
+    s->cap_len = 0;
+}
+
+groot_status gr_dit_prepare_cross(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
+                                  const gr_dit_scratch *s, const gr_tensor *vl, int64_t len)
+{
+    if (len > s->cap_len)
+        return gr_fail(&be->err, GROOT_ERR_INTERNAL, "DiT: %lld vl rows exceed the planned %lld",
+                       (long long)len, (long long)s->cap_len);
+    for (int i = 0; i < cfg->action.dit.layers; i++) {
+        if (!gr_dit_block_is_cross(cfg, i))
+            continue;
+        gr_tensor kv = gr_view_rows(s->kv, cross_index(cfg, i) * s->cap_len, len);
+        GR_TRY(be->ops->linear(be, vl, &w->blocks[i].kv, GR_ACT_NONE, NULL, &kv));
+    }
+    return GROOT_OK;
+}
+
+groot_status dit_block_forward(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
+                               const gr_dit_constants *c, const gr_dit_scratch *s, int i, int k, int64_t len)
+{
+    const gr_action_config *ac = &cfg->action;
+    const gr_dit_block_weights *b = &w->blocks[i];
+    const int64_t E = ac->embed, inner = (int64_t)ac->dit.heads * ac->dit.head_dim;
+    const float scale = 1.0f / sqrtf((float)ac->dit.head_dim);
+    gr_tensor mod = gr_view_rows(c->block_mod, (int64_t)i * c->steps + k, 1);
+    gr_tensor mod_scale = gr_view_cols(mod, 0, E), mod_shift = gr_view_cols(mod, E, E);
+    gr_tensor x = s->x, y = s->y, attn = s->attn, ff = s->ff;
+
+    GR_TRY(be->ops->modulate(be, &x, &mod_scale, &mod_shift, DIT_BLOCK_EPS, &y));
+    if (b->cross) {
+        gr_tensor q = s->q;
+        gr_tensor kv = gr_view_rows(s->kv, cross_index(cfg, i) * s->cap_len, len);
+        gr_tensor key = gr_view_cols(kv, 0, inner), val = gr_view_cols(kv, inner, inner);
+        GR_TRY(be->ops->linear(be, &y, &b->q, GR_ACT_NONE, NULL, &q));
+        GR_TRY(be->ops->attention(be, &q, &key, &val, ac->dit.heads, ac->dit.heads, ac->dit.head_dim, 0, scale,
+                                  &attn));
+    } else {
+        gr_tensor qkv = s->qkv;
+        gr_tensor q = gr_view_cols(qkv, 0, inner), key = gr_view_cols(qkv, inner, inner);
+        gr_tensor val = gr_view_cols(qkv, 2 * inner, inner);
+        GR_TRY(be->ops->linear(be, &y, &b->qkv, GR_ACT_NONE, NULL, &qkv));
+        GR_TRY(be->ops->attention(be, &q, &key, &val, ac->dit.heads, ac->dit.heads, ac->dit.head_dim, 0, scale,
+                                  &attn));
+    }
+    GR_TRY(be->ops->linear(be, &attn, &b->out, GR_ACT_NONE, &x, &x));
+    GR_TRY(be->ops->layernorm(be, &x, NULL, NULL, DIT_BLOCK_EPS, &y));
+    GR_TRY(be->ops->linear(be, &y, &b->ff1, GR_ACT_GELU_TANH, NULL, &ff));
+    return be->ops->linear(be, &ff, &b->ff2, GR_ACT_NONE, &x, &x);
+}
+
+groot_status gr_dit_forward(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
+                            const gr_dit_constants *c, const gr_dit_scratch *s, int k, int64_t len)
+{
+    const gr_action_config *ac = &cfg->action;
+    const int64_t E = ac->embed, S = gr_dit_tokens(cfg), H = ac->horizon;
+    for (int i = 0; i < ac->dit.layers; i++) {
+        groot_status st = dit_block_forward(be, cfg, w, c, s, i, k, len);
+        if (st) {
+            gr_error_prefix(&be->err, "DiT block %d", i);
+            return st;
+        }
+    }
+    /* Only the action tokens reach the decoder, and everything from here on is per row. */
+    gr_tensor mod = gr_view_rows(c->out_mod, k, 1);
+    gr_tensor shift = gr_view_cols(mod, 0, E), scale = gr_view_cols(mod, E, E);
+    gr_tensor x = gr_view_rows(s->x, S - H, H), y = gr_view_rows(s->y, S - H, H);
+    gr_tensor out = s->out;
+    GR_TRY(be->ops->modulate(be, &x, &scale, &shift, DIT_OUT_EPS, &y));
+    return be->ops->linear(be, &y, &w->proj_out_2, GR_ACT_NONE, NULL, &out);
+}

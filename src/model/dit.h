@@ -1,0 +1,61 @@
+/*
+ * The flow-matching DiT (SPEC.md section 5, DiT): AdaLN-modulated blocks
+ * that alternate cross-attention to vl with self-attention, and the
+ * modulated output projection. Everything that depends only on the step
+ * (temb, every block's scale/shift, the output shift/scale) is computed
+ * once at load; vl's keys/values are computed once per call.
+ */
+#ifndef GR_MODEL_DIT_H
+#define GR_MODEL_DIT_H
+
+#include "model/weights.h"
+
+typedef struct gr_dit_constants {
+    int steps;
+    gr_tensor block_mod; /* float32 [layers*steps, 2E]; row b*steps+k: scale | shift */
+    gr_tensor out_mod;   /* float32 [steps, 2E]; row k: shift | scale */
+} gr_dit_constants;
+
+/* The DiT's timestep of Euler step k of n: floor(k / n * buckets). */
+float gr_dit_timestep(int k, int n, int buckets);
+
+/* diffusers' Timesteps(256, flip_sin_to_cos=True, shift=1) of t, float32. */
+void gr_dit_timestep_sinusoid(float t, float *emb);
+
+groot_status gr_dit_precompute(gr_backend *be, const gr_model_config *cfg, const gr_precision *p, int steps,
+                               const gr_action_weights *w, gr_dit_constants *c);
+void gr_dit_constants_free(gr_backend *be, gr_dit_constants *c);
+
+/* Buffers for the token sequence (1 + future + horizon rows) and vl keys/values. */
+typedef struct gr_dit_scratch {
+    int64_t cap_len; /* vl rows the kv buffer holds per cross block */
+    gr_tensor x;     /* residual stream, float32 [S, E] */
+    gr_tensor y;     /* act [S, E]: modulated / normed GEMM input */
+    gr_tensor q;     /* act [S, inner] (cross blocks) */
+    gr_tensor qkv;   /* act [S, 3*inner] (self blocks) */
+    gr_tensor attn;  /* act [S, inner] */
+    gr_tensor ff;    /* act [S, 4E] */
+    gr_tensor out;   /* act [horizon, output_dim]: proj_out_2 of the action rows */
+    gr_tensor kv;    /* act [cross_blocks * cap_len, 2*inner] */
+} gr_dit_scratch;
+
+int64_t gr_dit_tokens(const gr_model_config *cfg);
+groot_status gr_dit_scratch_alloc(gr_backend *be, const gr_model_config *cfg, const gr_precision *p,
+                                  int64_t max_len, gr_dit_scratch *s);
+void gr_dit_scratch_free(gr_backend *be, gr_dit_scratch *s);
+
+/* Keys/values of vl ([len, cross_dim] in the DiT's act dtype) for every
+ * cross-attention block: the same for all steps. */
+groot_status gr_dit_prepare_cross(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
+                                  const gr_dit_scratch *s, const gr_tensor *vl, int64_t len);
+
+/* Block i at step k on s->x (len: the vl rows prepared above). */
+groot_status dit_block_forward(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
+                               const gr_dit_constants *c, const gr_dit_scratch *s, int i, int k, int64_t len);
+
+/* All blocks and the output projection at step k: s->x in, s->out (the
+ * last horizon tokens only; the others are never read) out. */
+groot_status gr_dit_forward(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
+                            const gr_dit_constants *c, const gr_dit_scratch *s, int k, int64_t len);
+
+#endif

@@ -1,0 +1,404 @@
+/*
+ * Opening the network and running it: precision options, load-time
+ * consistency checks, input validation, and the staged forward pipeline.
+ */
+#include "model/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- precision ---- */
+
+static const char *const component_names[GR_COMP_COUNT] = {"vit", "llm", "vl", "dit"};
+
+static groot_status parse_one_precision(const char *name, size_t n, int fp32_accumulate, gr_precision *p)
+{
+    static const struct {
+        const char *name;
+        gr_dtype weight, act;
+        gr_math math;
+    } table[] = {
+        {"fp32", GR_F32, GR_F32, GR_MATH_EXACT},
+        {"tf32", GR_F32, GR_F32, GR_MATH_TF32},
+        {"bf16", GR_BF16, GR_BF16, GR_MATH_EXACT},
+        {"fp16", GR_F16, GR_F16, GR_MATH_EXACT},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (strlen(table[i].name) == n && strncmp(table[i].name, name, n) == 0) {
+            p->weight = table[i].weight;
+            p->act = table[i].act;
+            p->math = table[i].math;
+            if (!fp32_accumulate && p->act != GR_F32)
+                p->math = GR_MATH_REDUCED_ACC;
+            return GROOT_OK;
+        }
+    }
+    return GROOT_ERR_INVALID_ARG;
+}
+
+groot_status gr_precision_parse(const char *spec, int fp32_accumulate, gr_precision out[GR_COMP_COUNT],
+                                gr_error *err)
+{
+    for (int i = 0; i < GR_COMP_COUNT; i++)
+        out[i] = (gr_precision){GR_F32, GR_F32, GR_MATH_EXACT};
+    if (!spec || !*spec)
+        return GROOT_OK;
+    const char *item = spec;
+    while (*item) {
+        size_t n = strcspn(item, ",");
+        const char *eq = memchr(item, '=', n);
+        if (!eq) {
+            gr_precision p;
+            if (parse_one_precision(item, n, fp32_accumulate, &p))
+                return gr_fail(err, GROOT_ERR_INVALID_ARG,
+                               "precision '%.*s' is unknown (expected fp32, tf32, bf16 or fp16)", (int)n, item);
+            for (int i = 0; i < GR_COMP_COUNT; i++)
+                out[i] = p;
+        } else {
+            size_t klen = (size_t)(eq - item), vlen = n - klen - 1;
+            int comp = -1;
+            for (int i = 0; i < GR_COMP_COUNT; i++)
+                if (strlen(component_names[i]) == klen && strncmp(component_names[i], item, klen) == 0)
+                    comp = i;
+            if (comp < 0)
+                return gr_fail(err, GROOT_ERR_INVALID_ARG,
+                               "precision component '%.*s' is unknown (expected vit, llm, vl or dit)", (int)klen,
+                               item);
+            if (parse_one_precision(eq + 1, vlen, fp32_accumulate, &out[comp]))
+                return gr_fail(err, GROOT_ERR_INVALID_ARG,
+                               "precision '%.*s' for %s is unknown (expected fp32, tf32, bf16 or fp16)", (int)vlen,
+                               eq + 1, component_names[comp]);
+        }
+        item += n;
+        if (*item == ',')
+            item++;
+    }
+    return GROOT_OK;
+}
+
+/* ---- open / close ---- */
+
+/* The widths that one stage hands to the next must agree. */
+static groot_status check_consistency(const gr_model_config *cfg, gr_error *err)
+{
+    const gr_action_config *ac = &cfg->action;
+    if (cfg->vision_out_dim != cfg->text.hidden)
+        return gr_fail(err, GROOT_ERR_FORMAT, "config: mlp1 output %d differs from the text hidden size %d",
+                       cfg->vision_out_dim, cfg->text.hidden);
+    if (ac->backbone_dim != cfg->text.hidden)
+        return gr_fail(err, GROOT_ERR_FORMAT,
+                       "config: action_head_cfg.backbone_embedding_dim %d differs from the text hidden size %d",
+                       ac->backbone_dim, cfg->text.hidden);
+    if (ac->dit_cross_dim != ac->backbone_dim)
+        return gr_fail(err, GROOT_ERR_FORMAT,
+                       "config: diffusion_model_cfg.cross_attention_dim %d differs from backbone_embedding_dim %d",
+                       ac->dit_cross_dim, ac->backbone_dim);
+    if (ac->dit.heads * ac->dit.head_dim != ac->embed)
+        return gr_fail(err, GROOT_ERR_FORMAT,
+                       "config: DiT width %d x %d differs from action_head_cfg.input_embedding_dim %d",
+                       ac->dit.heads, ac->dit.head_dim, ac->embed);
+    if (ac->embed % 2 != 0)
+        return gr_fail(err, GROOT_ERR_FORMAT, "config: input_embedding_dim %d must be even", ac->embed);
+    if (ac->add_pos_embed && ac->horizon > ac->max_seq_len)
+        return gr_fail(err, GROOT_ERR_FORMAT, "config: action_horizon %d exceeds max_seq_len %d", ac->horizon,
+                       ac->max_seq_len);
+    if (cfg->vision.hidden % cfg->vision.heads != 0)
+        return gr_fail(err, GROOT_ERR_FORMAT, "config: vision hidden_size %d is not a multiple of %d heads",
+                       cfg->vision.hidden, cfg->vision.heads);
+    return GROOT_OK;
+}
+
+static groot_status open_into(gr_model *m, const char *dir, const char *assets, const groot_model_options *opts,
+                              gr_error *err)
+{
+    GR_TRY(gr_model_config_load(dir, assets, &m->cfg, err));
+    GR_TRY(check_consistency(&m->cfg, err));
+    if (opts->denoising_steps < 0)
+        return gr_fail(err, GROOT_ERR_INVALID_ARG, "denoising_steps %d is negative", opts->denoising_steps);
+    m->steps = opts->denoising_steps > 0 ? opts->denoising_steps : m->cfg.action.steps;
+    GR_TRY(gr_precision_parse(opts->precision, opts->fp32_accumulate, m->prec, err));
+    GR_TRY(gr_backend_create(opts->device, opts->num_threads, &m->be, err));
+
+    gr_checkpoint *ckpt = NULL;
+    GR_TRY(gr_checkpoint_open(dir, &ckpt, err));
+    groot_status st = gr_model_weights_load(m->be, ckpt, &m->cfg, m->prec, &m->w, err);
+    gr_checkpoint_close(ckpt);
+    GR_TRY(st);
+
+    st = gr_action_precompute(m->be, &m->cfg, &m->prec[GR_COMP_DIT], m->steps, &m->w.action, &m->consts);
+    if (st) {
+        *err = m->be->err;
+        err->status = st;
+        gr_error_prefix(err, "precomputing the per-step DiT constants");
+        return st;
+    }
+    gr_model_weights_drop_precompute(m->be, &m->cfg, &m->w);
+    return GROOT_OK;
+}
+
+groot_status gr_model_open(const char *checkpoint_dir, const char *assets_dir, const groot_model_options *opts,
+                           gr_model **out, gr_error *err)
+{
+    *out = NULL;
+    gr_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return gr_fail(err, GROOT_ERR_NOMEM, "model handle");
+    groot_status st = open_into(m, checkpoint_dir, assets_dir, opts, err);
+    if (st) {
+        gr_model_close(m);
+        return st;
+    }
+    *out = m;
+    return GROOT_OK;
+}
+
+void gr_model_close(gr_model *m)
+{
+    if (!m)
+        return;
+    if (m->be) {
+        gr_plan_free(m->be, &m->plan);
+        gr_action_constants_free(m->be, &m->consts);
+        gr_model_weights_free(m->be, &m->cfg, &m->w);
+        gr_backend_destroy(m->be);
+    }
+    free(m);
+}
+
+/* ---- validation ---- */
+
+static groot_status check_finite(const float *x, size_t n, int sample, const char *field, gr_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return gr_fail(err, GROOT_ERR_INVALID_ARG, "sample %d: %s[%zu] is not finite (%g)", sample, field, i,
+                           (double)x[i]);
+    return GROOT_OK;
+}
+
+static groot_status validate_sample(const gr_model *m, const groot_sample *s, int i, gr_error *err)
+{
+    const gr_model_config *cfg = &m->cfg;
+    const gr_action_config *ac = &cfg->action;
+    if (!s->input_ids)
+        return gr_fail(err, GROOT_ERR_INVALID_ARG, "sample %d: input_ids is NULL", i);
+    if (s->seq_len < 1 || s->seq_len > GR_MODEL_MAX_SEQ_LEN)
+        return gr_fail(err, GROOT_ERR_INVALID_ARG, "sample %d: seq_len %d is outside [1, %d]", i, s->seq_len,
+                       GR_MODEL_MAX_SEQ_LEN);
+    if (s->num_views < 1 || s->num_views > GR_MODEL_MAX_VIEWS)
+        return gr_fail(err, GROOT_ERR_INVALID_ARG, "sample %d: num_views %d is outside [1, %d]", i, s->num_views,
+                       GR_MODEL_MAX_VIEWS);
+    if (!s->pixel_values || !s->state || !s->init_noise)
+        return gr_fail(err, GROOT_ERR_INVALID_ARG, "sample %d: %s is NULL", i,
+                       !s->pixel_values ? "pixel_values" : !s->state ? "state" : "init_noise");
+    if (s->embodiment_id < 0 || s->embodiment_id >= ac->num_embodiments)
+        return gr_fail(err, GROOT_ERR_INVALID_ARG, "sample %d: embodiment_id %d is outside [0, %d)", i,
+                       s->embodiment_id, ac->num_embodiments);
+    int64_t image_tokens = 0;
+    for (int t = 0; t < s->seq_len; t++) {
+        int32_t id = s->input_ids[t];
+        if (id < 0 || id >= cfg->text.vocab)
+            return gr_fail(err, GROOT_ERR_INVALID_ARG, "sample %d: input_ids[%d] = %d is outside [0, %d)", i, t,
+                           id, cfg->text.vocab);
+        image_tokens += id == cfg->image_token_id;
+    }
+    int64_t want = (int64_t)s->num_views * cfg->tokens_per_image;
+    if (image_tokens != want)
+        return gr_fail(err, GROOT_ERR_INVALID_ARG,
+                       "sample %d: input_ids hold %lld image tokens (id %d) but num_views %d needs %lld", i,
+                       (long long)image_tokens, cfg->image_token_id, s->num_views, (long long)want);
+    const size_t pixels = (size_t)s->num_views * (size_t)cfg->vision.channels * (size_t)cfg->vision.image_size *
+                          (size_t)cfg->vision.image_size;
+    GR_TRY(check_finite(s->pixel_values, pixels, i, "pixel_values", err));
+    GR_TRY(check_finite(s->state, (size_t)ac->max_state_dim, i, "state", err));
+    return check_finite(s->init_noise, (size_t)ac->horizon * (size_t)ac->action_dim, i, "init_noise", err);
+}
+
+groot_status gr_model_validate(const gr_model *m, const groot_sample *samples, int batch, gr_error *err)
+{
+    if (batch < 1)
+        return gr_fail(err, GROOT_ERR_INVALID_ARG, "batch %d: at least one sample is needed", batch);
+    if (!samples)
+        return gr_fail(err, GROOT_ERR_INVALID_ARG, "samples is NULL");
+    for (int i = 0; i < batch; i++)
+        GR_TRY(validate_sample(m, &samples[i], i, err));
+    return GROOT_OK;
+}
+
+/* ---- forward ---- */
+
+enum {
+    MARK_START,
+    MARK_UPLOADED,
+    MARK_VISION,
+    MARK_LANGUAGE,
+    MARK_VL,
+    MARK_ACTION,
+    MARK_DOWNLOADED
+};
+
+/* One recording per shape: the buffers (generation) and everything baked
+ * into the recorded ops (lengths, views, the embodiment's weight rows). */
+static uint64_t shape_key(const gr_plan *p)
+{
+    uint64_t h = 1469598103934665603ull;
+#define MIX(v)                                \
+    do {                                      \
+        h ^= (uint64_t)(v);                   \
+        h *= 1099511628211ull;                \
+    } while (0)
+    MIX(p->generation);
+    MIX(p->batch);
+    for (int i = 0; i < p->batch; i++) {
+        MIX(p->slots[i].len);
+        MIX(p->slots[i].views);
+        MIX(p->slots[i].cat);
+    }
+#undef MIX
+    return h;
+}
+
+static groot_status with_sample(gr_backend *be, groot_status st, const char *stage, int i)
+{
+    if (st)
+        gr_error_prefix(&be->err, "%s of sample %d", stage, i);
+    return st;
+}
+
+/* The whole network over the batch, stage by stage; each sample as if alone. */
+static groot_status forward_recorded(void *ctx)
+{
+    gr_model *m = ctx;
+    gr_backend *be = m->be;
+    const gr_model_config *cfg = &m->cfg;
+    gr_plan *p = &m->plan;
+    groot_status st = GROOT_OK;
+
+    for (int i = 0; i < p->batch && !st; i++) {
+        gr_sample_slot *s = &p->slots[i];
+        gr_tensor pixels = gr_view_rows(s->pixels, 0, s->views);
+        gr_tensor vit = gr_view_rows(s->vit_embeds, 0, (int64_t)s->views * cfg->tokens_per_image);
+        st = with_sample(be, gr_vision_forward(be, cfg, &m->w.vision, &p->vision, &pixels, s->views, &vit),
+                         "vision", i);
+    }
+    if (!st)
+        st = be->ops->timer_mark(be, MARK_VISION);
+    for (int i = 0; i < p->batch && !st; i++) {
+        gr_sample_slot *s = &p->slots[i];
+        gr_tensor ids = gr_view_cols(s->ids, 0, s->len);
+        gr_tensor vit = gr_view_rows(s->vit_embeds, 0, (int64_t)s->views * cfg->tokens_per_image);
+        gr_tensor bb = gr_view_rows(s->backbone, 0, s->len);
+        st = with_sample(be, gr_language_forward(be, cfg, &m->w.text, &p->text, &ids, s->len, &vit, &bb),
+                         "language model", i);
+    }
+    if (!st)
+        st = be->ops->timer_mark(be, MARK_LANGUAGE);
+    for (int i = 0; i < p->batch && !st; i++) {
+        gr_sample_slot *s = &p->slots[i];
+        gr_tensor bb = gr_view_rows(s->backbone, 0, s->len), vl = gr_view_rows(s->vl_embs, 0, s->len);
+        st = with_sample(be, gr_vl_forward(be, cfg, &m->w.vl, &p->vl, &bb, &vl), "vl conditioning", i);
+    }
+    if (!st)
+        st = be->ops->timer_mark(be, MARK_VL);
+    for (int i = 0; i < p->batch && !st; i++) {
+        gr_sample_slot *s = &p->slots[i];
+        gr_tensor vl = gr_view_rows(s->vl_embs, 0, s->len);
+        st = gr_state_encoder_forward(be, &m->w.action, &p->action, &s->state, s->cat, &s->state_features);
+        if (!st)
+            st = gr_action_head_forward(be, cfg, &m->w.action, &m->consts, &p->action, &vl, &s->state_features,
+                                        s->cat, &s->actions, &s->velocities);
+        st = with_sample(be, st, "action head", i);
+    }
+    return st;
+}
+
+static groot_status upload_inputs(gr_model *m, const groot_sample *samples)
+{
+    gr_backend *be = m->be;
+    gr_plan *p = &m->plan;
+    for (int i = 0; i < p->batch; i++) {
+        gr_sample_slot *s = &p->slots[i];
+        gr_tensor ids = gr_view_cols(s->ids, 0, s->len);
+        gr_tensor pixels = gr_view_rows(s->pixels, 0, s->views);
+        GR_TRY(be->ops->upload(be, &ids, samples[i].input_ids, GR_I32));
+        GR_TRY(be->ops->upload(be, &pixels, samples[i].pixel_values, GR_F32));
+        GR_TRY(be->ops->upload(be, &s->state, samples[i].state, GR_F32));
+        GR_TRY(be->ops->upload(be, &s->actions, samples[i].init_noise, GR_F32));
+    }
+    return GROOT_OK;
+}
+
+static groot_status download_one(gr_backend *be, const gr_tensor *t, float *dst)
+{
+    return dst ? be->ops->download(be, t, dst) : GROOT_OK;
+}
+
+static groot_status download_outputs(gr_model *m, groot_sample_out *outs)
+{
+    gr_backend *be = m->be;
+    gr_plan *p = &m->plan;
+    for (int i = 0; i < p->batch; i++) {
+        gr_sample_slot *s = &p->slots[i];
+        groot_sample_out *o = &outs[i];
+        gr_tensor vit = gr_view_rows(s->vit_embeds, 0, (int64_t)s->views * m->cfg.tokens_per_image);
+        gr_tensor bb = gr_view_rows(s->backbone, 0, s->len), vl = gr_view_rows(s->vl_embs, 0, s->len);
+        GR_TRY(download_one(be, &s->actions, o->action_pred));
+        GR_TRY(download_one(be, &vit, o->vit_embeds));
+        GR_TRY(download_one(be, &bb, o->backbone_features));
+        GR_TRY(download_one(be, &vl, o->vl_embs));
+        GR_TRY(download_one(be, &s->state_features, o->state_features));
+        GR_TRY(download_one(be, &s->velocities, o->velocities));
+    }
+    return GROOT_OK;
+}
+
+static groot_status read_timings(gr_backend *be, groot_timings *t)
+{
+    memset(t, 0, sizeof *t);
+    GR_TRY(be->ops->timer_elapsed(be, MARK_START, MARK_UPLOADED, &t->upload_ms));
+    GR_TRY(be->ops->timer_elapsed(be, MARK_UPLOADED, MARK_VISION, &t->vision_ms));
+    GR_TRY(be->ops->timer_elapsed(be, MARK_VISION, MARK_LANGUAGE, &t->language_ms));
+    GR_TRY(be->ops->timer_elapsed(be, MARK_LANGUAGE, MARK_VL, &t->vl_ms));
+    GR_TRY(be->ops->timer_elapsed(be, MARK_VL, MARK_ACTION, &t->action_head_ms));
+    GR_TRY(be->ops->timer_elapsed(be, MARK_ACTION, MARK_DOWNLOADED, &t->download_ms));
+    return be->ops->timer_elapsed(be, MARK_START, MARK_DOWNLOADED, &t->total_ms);
+}
+
+static groot_status run_batch(gr_model *m, const groot_sample *samples, int batch, groot_sample_out *outs,
+                              groot_timings *timings)
+{
+    gr_backend *be = m->be;
+    gr_plan *p = &m->plan;
+    GR_TRY(gr_plan_reserve(m, samples, batch));
+    p->batch = batch;
+    for (int i = 0; i < batch; i++) {
+        p->slots[i].len = samples[i].seq_len;
+        p->slots[i].views = samples[i].num_views;
+        p->slots[i].cat = samples[i].embodiment_id;
+    }
+    GR_TRY(be->ops->timer_mark(be, MARK_START));
+    GR_TRY(upload_inputs(m, samples));
+    GR_TRY(be->ops->timer_mark(be, MARK_UPLOADED));
+    GR_TRY(be->ops->run_recorded(be, shape_key(p), forward_recorded, m));
+    GR_TRY(be->ops->timer_mark(be, MARK_ACTION));
+    GR_TRY(download_outputs(m, outs));
+    GR_TRY(be->ops->timer_mark(be, MARK_DOWNLOADED));
+    GR_TRY(be->ops->sync(be));
+    return timings ? read_timings(be, timings) : GROOT_OK;
+}
+
+groot_status gr_model_forward(gr_model *m, const groot_sample *samples, int batch, groot_sample_out *outs,
+                              groot_timings *timings, gr_error *err)
+{
+    GR_TRY(gr_model_validate(m, samples, batch, err));
+    if (!outs)
+        return gr_fail(err, GROOT_ERR_INVALID_ARG, "outs is NULL");
+    gr_error_clear(&m->be->err);
+    groot_status st = run_batch(m, samples, batch, outs, timings);
+    if (st) {
+        *err = m->be->err;
+        err->status = st;
+    }
+    return st;
+}

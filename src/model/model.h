@@ -1,0 +1,78 @@
+/*
+ * The opened network: configuration, backend, weights, the per-step
+ * constants, and the plan of buffers for the batch shape last seen. The
+ * forward pipeline is written once against the backend ops and never asks
+ * which backend it runs on.
+ */
+#ifndef GR_MODEL_MODEL_H
+#define GR_MODEL_MODEL_H
+
+#include "model/action_head.h"
+#include "model/language.h"
+#include "model/vision.h"
+
+/* Bounds on a sample's shape, so that sizes stay far from overflow. */
+#define GR_MODEL_MAX_SEQ_LEN 65536
+#define GR_MODEL_MAX_VIEWS 64
+
+/* One sample's inputs and outputs in backend memory, sized for up to
+ * cap_len tokens and cap_views images. */
+typedef struct gr_sample_slot {
+    int64_t cap_len, cap_views;
+    int len, views, cat; /* the current call's sample */
+    gr_tensor ids;            /* int32 [1, cap_len] */
+    gr_tensor pixels;         /* float32 [cap_views, C*S*S] */
+    gr_tensor vit_embeds;     /* float32 [cap_views*tokens_per_image, text hidden] */
+    gr_tensor backbone;       /* float32 [cap_len, text hidden] */
+    gr_tensor vl_embs;        /* float32 [cap_len, backbone_dim] */
+    gr_tensor state;          /* DiT act [1, max_state_dim] */
+    gr_tensor state_features; /* float32 [1, embed] */
+    gr_tensor actions;        /* float32 [horizon, action_dim]: noise in, action_pred out */
+    gr_tensor velocities;     /* float32 [steps*horizon, action_dim] */
+} gr_sample_slot;
+
+/* Every buffer a forward needs. A repeated shape reuses them all; a larger
+ * one reallocates what no longer fits and bumps the generation, so work
+ * recorded against the old buffers is never replayed. */
+typedef struct gr_plan {
+    uint64_t generation;
+    int batch; /* the current call's batch */
+    int cap_batch;
+    gr_sample_slot *slots;
+    int64_t cap_len, cap_views; /* of the shared scratch */
+    gr_vision_scratch vision;
+    gr_text_scratch text;
+    gr_vl_scratch vl;
+    gr_action_scratch action;
+} gr_plan;
+
+typedef struct gr_model {
+    gr_model_config cfg;
+    gr_precision prec[GR_COMP_COUNT];
+    int steps;
+    gr_backend *be;
+    gr_model_weights w;
+    gr_action_constants consts;
+    gr_plan plan;
+} gr_model;
+
+/* Parses a precision spec ("fp32", "bf16", "vit=bf16,llm=fp16", ...; a bare
+ * precision sets every component, later entries override earlier ones). */
+groot_status gr_precision_parse(const char *spec, int fp32_accumulate, gr_precision out[GR_COMP_COUNT],
+                                gr_error *err);
+
+groot_status gr_model_open(const char *checkpoint_dir, const char *assets_dir, const groot_model_options *opts,
+                           gr_model **out, gr_error *err);
+void gr_model_close(gr_model *m);
+
+/* Fits the plan to this batch (plan.c); allocation only for a new, larger shape. */
+groot_status gr_plan_reserve(gr_model *m, const groot_sample *samples, int batch);
+void gr_plan_free(gr_backend *be, gr_plan *p);
+
+/* Checks every sample on the host: errors name the sample index and field. */
+groot_status gr_model_validate(const gr_model *m, const groot_sample *samples, int batch, gr_error *err);
+
+groot_status gr_model_forward(gr_model *m, const groot_sample *samples, int batch, groot_sample_out *outs,
+                              groot_timings *timings, gr_error *err);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * The random numbers behind synthesized checkpoints: splitmix64 to derive
+ * seeds, xoshiro256** for the streams, Marsaglia's polar method for normals.
+ * Reproducibility across machines and thread counts is the point, so every
+ * stream is keyed by what it generates (seed, tensor name, block index),
+ * never by which thread asks; the polar method needs no trig functions, whose
+ * last bits may differ between libm versions (logf/sqrtf are still used, but
+ * values are rounded to bf16 afterwards, far coarser than any libm error).
+ */
+#ifndef GR_MODEL_SYNTH_RNG_H
+#define GR_MODEL_SYNTH_RNG_H
+
+#include <math.h>
+#include <stdint.h>
+
+typedef struct gr_rng {
+    uint64_t s[4];
+    float spare; /* the polar method makes normals in pairs */
+    int has_spare;
+} gr_rng;
+
+static inline uint64_t gr_splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* FNV-1a: turns a tensor name into a stream key, so that adding or
+ * reordering tensors never changes the values of the others. */
+static inline uint64_t gr_rng_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h;
+}
+
+/* A stream for (seed, key, index): the three are mixed through splitmix64
+ * one after the other, so nearby seeds or indices give unrelated streams. */
+static inline void gr_rng_init(gr_rng *r, uint64_t seed, uint64_t key, uint64_t index)
+{
+    uint64_t x = seed;
+    uint64_t a = gr_splitmix64(&x) ^ key;
+    uint64_t b = gr_splitmix64(&a) ^ index;
+    for (int i = 0; i < 4; i++)
+        r->s[i] = gr_splitmix64(&b);
+    r->has_spare = 0;
+    r->spare = 0;
+}
+
+static inline uint64_t gr_rng_next(gr_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t x = s[1] * 5;
+    uint64_t out = ((x << 7) | (x >> 57)) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return out;
+}
+
+/* Uniform in [0, 1) with 53 bits. */
+static inline double gr_rng_uniform(gr_rng *r)
+{
+    return (double)(gr_rng_next(r) >> 11) * 0x1.0p-53;
+}
+
+/* Standard normal. */
+static inline float gr_rng_normal(gr_rng *r)
+{
+    if (r->has_spare) {
+        r->has_spare = 0;
+        return r->spare;
+    }
+    float u, v, s;
+    do {
+        /* One 64-bit draw gives both coordinates: 24 bits each, in [-1, 1). */
+        uint64_t b = gr_rng_next(r);
+        u = (float)(int32_t)(uint32_t)(b >> 32) * 0x1.0p-31f;
+        v = (float)(int32_t)(uint32_t)b * 0x1.0p-31f;
+        s = u * u + v * v;
+    } while (s >= 1.0f || s == 0.0f);
+    float m = sqrtf(-2.0f * logf(s) / s);
+    r->spare = v * m;
+    r->has_spare = 1;
+    return u * m;
+}
+
+#endif

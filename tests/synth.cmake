@@ -1,0 +1,3 @@
+# Checkpoint synthesis (groot_synth) and the model description: the tiny
+# preset against the golden checkpoint, reproducibility, and the 3B plan.
+groot_c_test(test_synth ${CMAKE_CURRENT_LIST_DIR}/test_synth.c)

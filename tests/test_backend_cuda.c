@@ -1,0 +1,582 @@
+/*
+ * The CUDA backend checked against the CPU backend: every op on seeded
+ * random inputs, each float dtype, strided views, aliasing, GQA/causal
+ * attention over the head dims the models use, graph record/replay and the
+ * timers. Outputs are poisoned with NaN first, so an element the GPU never
+ * writes fails the comparison. Ends with a table of errors and timings.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "core/half.h"
+#include "test_util.h"
+
+/* ---- harness ---- */
+
+static gr_backend *CPU, *GPU;
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rng_next(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static float rnd(void) { return (float)((rng_next() >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f; }
+
+/* The same tensor on both backends. The CPU side is always float32 (the
+ * CPU backend computes in float32) holding the GPU dtype's rounded values,
+ * so both see identical inputs and the CPU result is the higher-precision
+ * reference. */
+typedef struct pair {
+    gr_tensor c, g;
+} pair;
+
+static float round_to(gr_dtype dt, float v)
+{
+    if (dt == GR_BF16)
+        return gr_bf16_to_f32(gr_f32_to_bf16(v));
+    if (dt == GR_F16)
+        return gr_f16_to_f32(gr_f32_to_f16(v));
+    return v;
+}
+
+static void fill(float *h, size_t n, float amp)
+{
+    for (size_t i = 0; i < n; i++)
+        h[i] = rnd() * amp;
+}
+
+static void check_ok(groot_status st, gr_backend *be, const char *what)
+{
+    if (st != GROOT_OK) {
+        fprintf(stderr, "FATAL %s: %s: %s\n", what, groot_status_name(st), be->err.msg);
+        exit(1);
+    }
+}
+
+/* A [rows, cols] tensor of dtype dt on both backends with random contents. */
+static pair mk(int64_t rows, int64_t cols, gr_dtype dt, float amp)
+{
+    pair p;
+    check_ok(CPU->ops->alloc(CPU, &p.c, rows, cols, GR_F32), CPU, "alloc");
+    check_ok(GPU->ops->alloc(GPU, &p.g, rows, cols, dt), GPU, "alloc");
+    size_t n = (size_t)(rows * cols);
+    float *h = malloc((n ? n : 1) * sizeof *h);
+    fill(h, n, amp);
+    for (size_t i = 0; i < n; i++)
+        h[i] = round_to(dt, h[i]);
+    check_ok(CPU->ops->upload(CPU, &p.c, h, GR_F32), CPU, "upload");
+    check_ok(GPU->ops->upload(GPU, &p.g, h, GR_F32), GPU, "upload");
+    free(h);
+    return p;
+}
+
+static void rm(pair *p)
+{
+    CPU->ops->free(CPU, &p->c);
+    GPU->ops->free(GPU, &p->g);
+}
+
+static pair vcols(pair p, int64_t c0, int64_t n)
+{
+    pair v = {gr_view_cols(p.c, c0, n), gr_view_cols(p.g, c0, n)};
+    return v;
+}
+
+static void poison(pair *p)
+{
+    size_t n = (size_t)(p->c.rows * p->c.cols);
+    float *h = malloc((n ? n : 1) * sizeof *h);
+    for (size_t i = 0; i < n; i++)
+        h[i] = NAN;
+    check_ok(CPU->ops->upload(CPU, &p->c, h, GR_F32), CPU, "poison");
+    check_ok(GPU->ops->upload(GPU, &p->g, h, GR_F32), GPU, "poison");
+    free(h);
+}
+
+/* ---- results table ---- */
+
+typedef struct row {
+    char op[24], dt[12];
+    double max_err, tol;
+    int n, failed;
+} row;
+static row table[64];
+static int ntable;
+
+static void record(const char *op, const char *dt, double err, double tol)
+{
+    row *r = NULL;
+    for (int i = 0; i < ntable; i++)
+        if (!strcmp(table[i].op, op) && !strcmp(table[i].dt, dt))
+            r = &table[i];
+    if (!r && ntable < 64) {
+        r = &table[ntable++];
+        snprintf(r->op, sizeof r->op, "%s", op);
+        snprintf(r->dt, sizeof r->dt, "%s", dt);
+    }
+    if (r) {
+        r->n++;
+        if (!(err <= r->max_err))
+            r->max_err = err;
+        r->tol = tol > r->tol ? tol : r->tol;
+        if (!(err <= tol))
+            r->failed++;
+    }
+}
+
+static double tol_of(gr_dtype dt)
+{
+    return dt == GR_BF16 ? 1e-2 : dt == GR_F16 ? 2e-3 : 1e-5;
+}
+static double tol2(gr_dtype a, gr_dtype b) { return fmax(tol_of(a), tol_of(b)); }
+
+/* Downloads y from both backends and compares. */
+static double compare(const char *op, const char *dt, const pair *y, double tol, const char *what)
+{
+    size_t n = (size_t)(y->c.rows * y->c.cols);
+    float *a = malloc((n ? n : 1) * sizeof *a), *b = malloc((n ? n : 1) * sizeof *b);
+    check_ok(CPU->ops->download(CPU, &y->c, b), CPU, "download");
+    check_ok(GPU->ops->download(GPU, &y->g, a), GPU, "download");
+    double e = tu_rel_err(a, b, n);
+    CHECK(e <= tol, "%s %s (%s): rel err %.3g > %.1g", op, dt, what, e, tol);
+    record(op, dt, e, tol);
+    free(a);
+    free(b);
+    return e;
+}
+
+/* Runs the same call on both backends; the status must be OK on both. */
+#define BOTH(call_c, call_g, what)                  \
+    do {                                            \
+        check_ok((call_c), CPU, what);              \
+        check_ok((call_g), GPU, what);              \
+    } while (0)
+
+static const gr_dtype FDT[3] = {GR_F32, GR_BF16, GR_F16};
+
+/* ---- timings ---- */
+
+typedef struct timing {
+    char what[64];
+    double ms;
+} timing;
+static timing times[32];
+static int ntimes;
+
+static void add_time(const char *what, double ms)
+{
+    if (ntimes < 32) {
+        snprintf(times[ntimes].what, sizeof times[ntimes].what, "%s", what);
+        times[ntimes++].ms = ms;
+    }
+}
+
+/* ---- linear ---- */
+
+static void linear_case(gr_dtype dt, gr_math math, gr_dtype ydt, gr_act act, int bias, int resmode,
+                        int64_t M, int64_t K, int64_t N, int strided)
+{
+    /* x is a column slice of a wider buffer when strided. */
+    pair xb = mk(M, K + (strided ? 24 : 0), dt, 1.0f);
+    pair x = strided ? vcols(xb, 8, K) : xb;
+    pair w = mk(N, K, dt, 1.0f / sqrtf((float)K));
+    pair b = mk(1, N, GR_F32, 0.5f);
+    pair y = mk(M, N, ydt, 1.0f);
+    pair r = mk(M, N, ydt, 1.0f);
+    gr_linear Lc = {w.c, b.c, math}, Lg = {w.g, b.g, math};
+    if (!bias) {
+        Lc.b.data = NULL;
+        Lg.b.data = NULL;
+    }
+    const gr_tensor *rc = NULL, *rg = NULL;
+    if (resmode == 1) { /* separate residual */
+        poison(&y);
+        rc = &r.c, rg = &r.g;
+    } else if (resmode == 2) { /* residual aliases y: y starts as the residual */
+        rc = &y.c, rg = &y.g;
+    } else {
+        poison(&y);
+    }
+    BOTH(CPU->ops->linear(CPU, &x.c, &Lc, act, rc, &y.c), GPU->ops->linear(GPU, &x.g, &Lg, act, rg, &y.g),
+         "linear");
+    char what[96], dts[12];
+    snprintf(what, sizeof what, "M%lld K%lld N%lld act %d bias %d res %d%s", (long long)M, (long long)K,
+             (long long)N, act, bias, resmode, strided ? " strided" : "");
+    snprintf(dts, sizeof dts, "%s%s%s", gr_dtype_name(dt), math == GR_MATH_TF32 ? "/TF32" : math == GR_MATH_REDUCED_ACC ? "/RA" : "",
+             ydt != dt ? "->F32" : "");
+    /* REDUCED_ACC may accumulate in fp16: allowed a bf16-like error. */
+    double tol = math == GR_MATH_TF32 ? 2e-3 : math == GR_MATH_REDUCED_ACC ? 1e-2 : tol2(dt, ydt);
+    compare("linear", dts, &y, tol, what);
+    rm(&xb), rm(&w), rm(&b), rm(&y), rm(&r);
+}
+
+static void test_linear(void)
+{
+    for (int d = 0; d < 3; d++)
+        for (int act = 0; act < 4; act++)
+            for (int res = 0; res < 3; res++)
+                linear_case(FDT[d], GR_MATH_EXACT, FDT[d], (gr_act)act, 1, res, 49, 96, 80, res == 1);
+    for (int act = 0; act < 4; act++) {
+        linear_case(GR_F32, GR_MATH_TF32, GR_F32, (gr_act)act, act != 2, 0, 64, 128, 96, 0);
+        linear_case(GR_BF16, GR_MATH_EXACT, GR_F32, (gr_act)act, 1, act % 3, 33, 64, 40, 1);
+        linear_case(GR_F16, GR_MATH_REDUCED_ACC, GR_F16, (gr_act)act, 0, 2, 17, 64, 48, 0);
+        linear_case(GR_BF16, GR_MATH_EXACT, GR_BF16, (gr_act)act, 0, 0, 7, 12, 8, 0); /* tiny-model sizes */
+    }
+    linear_case(GR_BF16, GR_MATH_EXACT, GR_BF16, GR_ACT_GELU_TANH, 1, 0, 294, 2048, 6144, 0);
+
+    /* x and w of different dtypes are refused by name. */
+    pair x = mk(4, 8, GR_F32, 1.0f), w = mk(8, 8, GR_BF16, 1.0f), y = mk(4, 8, GR_F32, 1.0f);
+    gr_linear L = {w.g, {0}, GR_MATH_EXACT};
+    groot_status st = GPU->ops->linear(GPU, &x.g, &L, GR_ACT_NONE, NULL, &y.g);
+    CHECK(st == GROOT_ERR_UNSUPPORTED && strstr(GPU->err.msg, "BF16") && strstr(GPU->err.msg, "F32"),
+          "dtype mismatch: %d %s", st, GPU->err.msg);
+    rm(&x), rm(&w), rm(&y);
+
+    if (getenv("GR_TEST_NO_TIMING")) /* under compute-sanitizer */
+        return;
+    /* Timing: the LLM MLP's up projection, 294 x 2048 -> 6144, BF16. */
+    pair a = mk(294, 2048, GR_BF16, 1.0f), W = mk(6144, 2048, GR_BF16, 0.02f), o = mk(294, 6144, GR_BF16, 1.0f);
+    gr_linear LW = {W.g, {0}, GR_MATH_EXACT};
+    for (int i = 0; i < 3; i++)
+        check_ok(GPU->ops->linear(GPU, &a.g, &LW, GR_ACT_NONE, NULL, &o.g), GPU, "gemm warmup");
+    check_ok(GPU->ops->timer_mark(GPU, 0), GPU, "mark");
+    for (int i = 0; i < 50; i++)
+        check_ok(GPU->ops->linear(GPU, &a.g, &LW, GR_ACT_NONE, NULL, &o.g), GPU, "gemm");
+    check_ok(GPU->ops->timer_mark(GPU, 1), GPU, "mark");
+    double ms = 0;
+    check_ok(GPU->ops->timer_elapsed(GPU, 0, 1, &ms), GPU, "elapsed");
+    char buf[64];
+    snprintf(buf, sizeof buf, "gemm 294x2048x6144 bf16 (%.0f TFLOP/s)", 2.0 * 294 * 2048 * 6144 / (ms / 50) / 1e9);
+    add_time(buf, ms / 50);
+    rm(&a), rm(&W), rm(&o);
+}
+
+/* ---- norms ---- */
+
+static void test_norms(void)
+{
+    const int64_t widths[] = {72, 1536, 2048, 3000};
+    const gr_dtype io[][2] = {{GR_F32, GR_F32}, {GR_BF16, GR_BF16}, {GR_F16, GR_F16}, {GR_BF16, GR_F32}, {GR_F32, GR_BF16}};
+    for (int wi = 0; wi < 4; wi++)
+        for (int d = 0; d < 5; d++) {
+            int64_t C = widths[wi], R = 37;
+            gr_dtype xd = io[d][0], yd = io[d][1];
+            pair xb = mk(R, C + 16, xd, 2.0f);
+            pair x = vcols(xb, 16, C); /* strided view */
+            pair y = mk(R, C, yd, 1.0f), w = mk(1, C, GR_F32, 1.0f), b = mk(1, C, GR_F32, 1.0f);
+            char dts[16];
+            snprintf(dts, sizeof dts, "%s->%s", gr_dtype_name(xd), gr_dtype_name(yd));
+            double tol = tol2(xd, yd);
+            poison(&y);
+            BOTH(CPU->ops->layernorm(CPU, &x.c, &w.c, &b.c, 1e-6f, &y.c),
+                 GPU->ops->layernorm(GPU, &x.g, &w.g, &b.g, 1e-6f, &y.g), "layernorm");
+            compare("layernorm", dts, &y, tol, "affine");
+            poison(&y);
+            BOTH(CPU->ops->layernorm(CPU, &x.c, NULL, NULL, 1e-5f, &y.c),
+                 GPU->ops->layernorm(GPU, &x.g, NULL, NULL, 1e-5f, &y.g), "layernorm");
+            compare("layernorm", dts, &y, tol, "no affine");
+            poison(&y);
+            BOTH(CPU->ops->rmsnorm(CPU, &x.c, &w.c, 1e-6f, &y.c), GPU->ops->rmsnorm(GPU, &x.g, &w.g, 1e-6f, &y.g),
+                 "rmsnorm");
+            compare("rmsnorm", dts, &y, tol, "");
+            poison(&y);
+            BOTH(CPU->ops->modulate(CPU, &x.c, &w.c, &b.c, 1e-5f, &y.c),
+                 GPU->ops->modulate(GPU, &x.g, &w.g, &b.g, 1e-5f, &y.g), "modulate");
+            compare("modulate", dts, &y, tol, "");
+            rm(&xb), rm(&y), rm(&w), rm(&b);
+        }
+}
+
+static void test_qk_norm_rope(void)
+{
+    const int hds[] = {8, 16, 64, 128};
+    for (int hi = 0; hi < 4; hi++)
+        for (int d = 0; d < 3; d++) {
+            int hd = hds[hi], heads = 4;
+            int64_t L = 45;
+            /* x is the q slice of a fused [L, q|k|v] buffer. */
+            pair buf = mk(L, (int64_t)heads * hd * 2, FDT[d], 3.0f);
+            pair x = vcols(buf, hd, (int64_t)heads * hd);
+            pair w = mk(1, hd, GR_F32, 1.0f);
+            int64_t half = hd / 2;
+            float *cs = malloc(sizeof(float) * L * half), *sn = malloc(sizeof(float) * L * half);
+            for (int64_t i = 0; i < L; i++)
+                for (int64_t j = 0; j < half; j++) {
+                    double ang = i * pow(1e6, -2.0 * j / hd);
+                    cs[i * half + j] = (float)cos(ang);
+                    sn[i * half + j] = (float)sin(ang);
+                }
+            pair c = mk(L, half, GR_F32, 1.0f), s = mk(L, half, GR_F32, 1.0f);
+            BOTH(CPU->ops->upload(CPU, &c.c, cs, GR_F32), GPU->ops->upload(GPU, &c.g, cs, GR_F32), "cos");
+            BOTH(CPU->ops->upload(CPU, &s.c, sn, GR_F32), GPU->ops->upload(GPU, &s.g, sn, GR_F32), "sin");
+            BOTH(CPU->ops->qk_norm_rope(CPU, &x.c, heads, hd, &w.c, 1e-6f, &c.c, &s.c),
+                 GPU->ops->qk_norm_rope(GPU, &x.g, heads, hd, &w.g, 1e-6f, &c.g, &s.g), "qk_norm_rope");
+            char what[32];
+            snprintf(what, sizeof what, "head_dim %d", hd);
+            compare("qk_norm_rope", gr_dtype_name(FDT[d]), &buf, tol_of(FDT[d]), what); /* whole buffer: nothing else touched */
+            free(cs), free(sn);
+            rm(&buf), rm(&w), rm(&c), rm(&s);
+        }
+}
+
+/* ---- attention ---- */
+
+static void attention_case(gr_dtype dt, int hd, int heads, int kvh, int lq, int lk, int causal, int check,
+                           const char *timing_name)
+{
+    pair q, k, v, qb, kvb;
+    if (causal) { /* self-attention: q, k, v are slices of one fused projection */
+        qb = mk(lq, (int64_t)(heads + 2 * kvh) * hd, dt, 1.5f);
+        q = vcols(qb, 0, (int64_t)heads * hd);
+        k = vcols(qb, (int64_t)heads * hd, (int64_t)kvh * hd);
+        v = vcols(qb, (int64_t)(heads + kvh) * hd, (int64_t)kvh * hd);
+        kvb.c.data = NULL;
+    } else { /* cross-attention: q alone, k and v slices of a fused kv buffer */
+        qb = mk(lq, (int64_t)heads * hd, dt, 1.5f);
+        q = qb;
+        kvb = mk(lk, (int64_t)2 * kvh * hd, dt, 1.5f);
+        k = vcols(kvb, 0, (int64_t)kvh * hd);
+        v = vcols(kvb, (int64_t)kvh * hd, (int64_t)kvh * hd);
+    }
+    pair o = mk(lq, (int64_t)heads * hd, dt, 1.0f);
+    float scale = 1.0f / sqrtf((float)hd);
+    poison(&o);
+    if (check) {
+        BOTH(CPU->ops->attention(CPU, &q.c, &k.c, &v.c, heads, kvh, hd, causal, scale, &o.c),
+             GPU->ops->attention(GPU, &q.g, &k.g, &v.g, heads, kvh, hd, causal, scale, &o.g), "attention");
+        char what[64];
+        snprintf(what, sizeof what, "hd %d h %d/%d Lq %d Lk %d%s", hd, heads, kvh, lq, lk, causal ? " causal" : "");
+        compare("attention", gr_dtype_name(dt), &o, tol_of(dt), what);
+    }
+    if (timing_name && !getenv("GR_TEST_NO_TIMING")) {
+        for (int i = 0; i < 3; i++)
+            check_ok(GPU->ops->attention(GPU, &q.g, &k.g, &v.g, heads, kvh, hd, causal, scale, &o.g), GPU, "att");
+        check_ok(GPU->ops->timer_mark(GPU, 2), GPU, "mark");
+        for (int i = 0; i < 50; i++)
+            check_ok(GPU->ops->attention(GPU, &q.g, &k.g, &v.g, heads, kvh, hd, causal, scale, &o.g), GPU, "att");
+        check_ok(GPU->ops->timer_mark(GPU, 3), GPU, "mark");
+        double ms = 0;
+        check_ok(GPU->ops->timer_elapsed(GPU, 2, 3, &ms), GPU, "elapsed");
+        add_time(timing_name, ms / 50);
+    }
+    rm(&qb), rm(&o);
+    if (kvb.c.data)
+        rm(&kvb);
+}
+
+static void test_attention(void)
+{
+    const int hds[] = {8, 12, 16, 48, 64, 72, 128};
+    for (int d = 0; d < 3; d++)
+        for (int hi = 0; hi < 7; hi++) {
+            attention_case(FDT[d], hds[hi], 4, 2, 49, 600, 0, 1, NULL);
+            attention_case(FDT[d], hds[hi], 4, 2, 300, 300, 1, 1, NULL);
+        }
+    attention_case(GR_BF16, 48, 32, 32, 49, 49, 0, 1, "attn DiT self 49, 32x48 bf16");
+    attention_case(GR_BF16, 48, 32, 32, 49, 600, 0, 1, "attn DiT cross 49x600, 32x48 bf16");
+    attention_case(GR_BF16, 48, 32, 32, 49, 2048, 0, 0, "attn DiT cross 49x2048, 32x48 bf16");
+    attention_case(GR_BF16, 72, 16, 16, 256, 256, 0, 1, "attn ViT 256, 16x72 bf16");
+    attention_case(GR_BF16, 64, 32, 32, 300, 300, 0, 0, "attn VL-SA 300, 32x64 bf16");
+    attention_case(GR_BF16, 128, 16, 8, 300, 300, 1, 0, "attn LLM causal 300, 16/8x128 bf16");
+    attention_case(GR_BF16, 128, 16, 8, 2048, 2048, 1, 0, "attn LLM causal 2048, 16/8x128 bf16");
+    attention_case(GR_F32, 128, 16, 8, 300, 300, 1, 0, "attn LLM causal 300, 16/8x128 f32");
+}
+
+/* ---- elementwise ---- */
+
+static void test_elementwise(void)
+{
+    for (int d = 0; d < 3; d++) {
+        gr_dtype dt = FDT[d];
+        const char *dn = gr_dtype_name(dt);
+        double tol = tol_of(dt);
+        int64_t R = 49, C = 200;
+        pair gb = mk(R, 2 * C, dt, 3.0f);
+        pair g = vcols(gb, 0, C), u = vcols(gb, C, C); /* one fused gate|up buffer */
+        pair y = mk(R, C, dt, 1.0f);
+        poison(&y);
+        BOTH(CPU->ops->swiglu(CPU, &g.c, &u.c, &y.c), GPU->ops->swiglu(GPU, &g.g, &u.g, &y.g), "swiglu");
+        compare("swiglu", dn, &y, tol, "");
+        for (int act = 0; act < 4; act++) {
+            poison(&y);
+            BOTH(CPU->ops->activation(CPU, &g.c, (gr_act)act, &y.c),
+                 GPU->ops->activation(GPU, &g.g, (gr_act)act, &y.g), "activation");
+            compare("activation", dn, &y, tol, "out of place");
+            BOTH(CPU->ops->activation(CPU, &y.c, (gr_act)act, &y.c),
+                 GPU->ops->activation(GPU, &y.g, (gr_act)act, &y.g), "activation");
+            compare("activation", dn, &y, tol, "in place");
+        }
+        pair pe = mk(16, C, GR_F32, 1.0f);
+        poison(&y);
+        BOTH(CPU->ops->add_rows(CPU, &g.c, &pe.c, &y.c), GPU->ops->add_rows(GPU, &g.g, &pe.g, &y.g), "add_rows");
+        compare("add_rows", dn, &y, tol, "broadcast");
+        BOTH(CPU->ops->add_rows(CPU, &y.c, &u.c, &y.c), GPU->ops->add_rows(GPU, &y.g, &u.g, &y.g), "add_rows");
+        compare("add_rows", dn, &y, tol, "in place");
+        BOTH(CPU->ops->axpy(CPU, 0.25f, &u.c, &y.c), GPU->ops->axpy(GPU, 0.25f, &u.g, &y.g), "axpy");
+        compare("axpy", dn, &y, tol, "");
+        for (int e = 0; e < 3; e++) { /* copy between every dtype pair, strided both sides */
+            pair db = mk(R, C + 5, FDT[e], 1.0f);
+            pair dst = vcols(db, 3, C);
+            poison(&db);
+            BOTH(CPU->ops->copy(CPU, &g.c, &dst.c), GPU->ops->copy(GPU, &g.g, &dst.g), "copy");
+            char dts[16];
+            snprintf(dts, sizeof dts, "%s->%s", dn, gr_dtype_name(FDT[e]));
+            compare("copy", dts, &dst, e == d ? 0.0 : tol2(dt, FDT[e]), "strided");
+            rm(&db);
+        }
+        rm(&gb), rm(&y), rm(&pe);
+    }
+}
+
+static void test_embed_patchify(void)
+{
+    /* 300 ids, two runs of 64 image tokens; BF16 table, F32 image rows. */
+    const int L = 300, V = 1000, D = 96, IMG = 999;
+    int32_t ids[300];
+    for (int i = 0; i < L; i++)
+        ids[i] = (int)(rng_next() % (V - 1));
+    for (int i = 20; i < 84; i++)
+        ids[i] = IMG;
+    for (int i = 150; i < 214; i++)
+        ids[i] = IMG;
+    pair id;
+    BOTH(CPU->ops->alloc(CPU, &id.c, 1, L, GR_I32), GPU->ops->alloc(GPU, &id.g, 1, L, GR_I32), "alloc");
+    BOTH(CPU->ops->upload(CPU, &id.c, ids, GR_I32), GPU->ops->upload(GPU, &id.g, ids, GR_I32), "ids");
+    for (int d = 0; d < 3; d++) {
+        pair table = mk(V, D, GR_BF16, 1.0f), images = mk(128, D, GR_F32, 1.0f), y = mk(L, D, FDT[d], 1.0f);
+        poison(&y);
+        BOTH(CPU->ops->embed(CPU, &id.c, &table.c, IMG, &images.c, &y.c),
+             GPU->ops->embed(GPU, &id.g, &table.g, IMG, &images.g, &y.g), "embed");
+        char dts[16];
+        snprintf(dts, sizeof dts, "BF16->%s", gr_dtype_name(FDT[d]));
+        compare("embed", dts, &y, FDT[d] == GR_F32 ? 0.0 : tol_of(FDT[d]), "image rows");
+        rm(&table), rm(&images), rm(&y);
+    }
+    CPU->ops->free(CPU, &id.c);
+    GPU->ops->free(GPU, &id.g);
+
+    for (int d = 0; d < 3; d++) {
+        const int C = 3, H = 28, W = 42, P = 14, NV = 2;
+        pair px = mk(NV, C * H * W, GR_F32, 1.0f);
+        pair y = mk(NV * (H / P) * (W / P), C * P * P, FDT[d], 1.0f);
+        poison(&y);
+        BOTH(CPU->ops->patchify(CPU, &px.c, C, H, W, P, &y.c), GPU->ops->patchify(GPU, &px.g, C, H, W, P, &y.g),
+             "patchify");
+        compare("patchify", gr_dtype_name(FDT[d]), &y, FDT[d] == GR_F32 ? 0.0 : tol_of(FDT[d]), "");
+        rm(&px), rm(&y);
+    }
+}
+
+/* ---- run_recorded and timers ---- */
+
+typedef struct rec_ctx {
+    gr_backend *be;
+    gr_tensor *x, *h, *y, *o;
+    gr_linear *L;
+    int fail;
+} rec_ctx;
+
+/* A small block: y = attention(layernorm(x) W^T) ... deterministic per input. */
+static groot_status rec_fn(void *p)
+{
+    rec_ctx *c = p;
+    gr_backend *be = c->be;
+    GR_TRY(be->ops->timer_mark(be, 4));
+    GR_TRY(be->ops->layernorm(be, c->x, NULL, NULL, 1e-5f, c->h));
+    GR_TRY(be->ops->linear(be, c->h, c->L, GR_ACT_GELU_TANH, NULL, c->y));
+    gr_tensor q = gr_view_cols(*c->y, 0, 64), k = gr_view_cols(*c->y, 64, 32), v = gr_view_cols(*c->y, 96, 32);
+    GR_TRY(be->ops->attention(be, &q, &k, &v, 4, 2, 16, 1, 0.25f, c->o));
+    if (c->fail) {
+        gr_tensor bad = *c->o;
+        bad.cols = 1000; /* a shape error in the middle of a recording */
+        GR_TRY(be->ops->axpy(be, 1.0f, c->o, &bad));
+    }
+    GR_TRY(be->ops->axpy(be, 0.5f, c->h, c->o));
+    GR_TRY(be->ops->timer_mark(be, 5));
+    return GROOT_OK;
+}
+
+static void test_recorded(void)
+{
+    pair x = mk(64, 64, GR_BF16, 2.0f), h = mk(64, 64, GR_BF16, 1.0f), y = mk(64, 192, GR_BF16, 1.0f);
+    pair o = mk(64, 64, GR_BF16, 1.0f), w = mk(192, 64, GR_BF16, 0.125f), b = mk(1, 192, GR_F32, 0.1f);
+    gr_linear Lg = {w.g, b.g, GR_MATH_EXACT}, Lc = {w.c, b.c, GR_MATH_EXACT};
+    rec_ctx cg = {GPU, &x.g, &h.g, &y.g, &o.g, &Lg, 0}, cc = {CPU, &x.c, &h.c, &y.c, &o.c, &Lc, 0};
+    size_t n = 64 * 64;
+    float *direct = malloc(n * sizeof(float)), *rec = malloc(n * sizeof(float));
+    check_ok(rec_fn(&cc), CPU, "cpu direct");
+    poison(&o);
+    check_ok(rec_fn(&cg), GPU, "gpu direct");
+    check_ok(GPU->ops->download(GPU, &o.g, direct), GPU, "download");
+    compare("run_recorded", "BF16", &o, 1e-2, "direct vs cpu");
+    for (int it = 0; it < 3; it++) { /* capture, then two replays */
+        poison(&o);
+        check_ok(GPU->ops->run_recorded(GPU, 42, rec_fn, &cg), GPU, "run_recorded");
+        check_ok(GPU->ops->download(GPU, &o.g, rec), GPU, "download");
+        double e = tu_rel_err(rec, direct, n);
+        CHECK(e == 0.0, "recorded run %d differs from direct: %.3g", it, e);
+        record("run_recorded", "BF16", e, 0.0);
+        double ms = -1;
+        check_ok(GPU->ops->timer_elapsed(GPU, 4, 5, &ms), GPU, "elapsed");
+        CHECK(ms > 0, "timer inside recording: %g ms", ms);
+        if (it == 2)
+            add_time("recorded block (graph replay)", ms);
+    }
+    /* A failing fn: error returned, capture discarded, backend still usable. */
+    cg.fail = 1;
+    groot_status st = GPU->ops->run_recorded(GPU, 43, rec_fn, &cg);
+    CHECK(st == GROOT_ERR_INVALID_ARG, "failing recording returned %d (%s)", st, GPU->err.msg);
+    cg.fail = 0;
+    poison(&o);
+    check_ok(GPU->ops->run_recorded(GPU, 42, rec_fn, &cg), GPU, "run_recorded after failure");
+    check_ok(GPU->ops->download(GPU, &o.g, rec), GPU, "download");
+    CHECK(tu_rel_err(rec, direct, n) == 0.0, "replay after a failed capture differs");
+
+    /* Timers outside recordings. */
+    check_ok(GPU->ops->timer_mark(GPU, 6), GPU, "mark");
+    for (int i = 0; i < 10; i++)
+        check_ok(rec_fn(&cg), GPU, "direct");
+    check_ok(GPU->ops->timer_mark(GPU, 7), GPU, "mark");
+    double ms = -1;
+    check_ok(GPU->ops->timer_elapsed(GPU, 6, 7, &ms), GPU, "elapsed");
+    CHECK(ms > 0, "timer: %g ms", ms);
+    add_time("recorded block (direct, per run)", ms / 10);
+    check_ok(GPU->ops->sync(GPU), GPU, "sync");
+    free(direct), free(rec);
+    rm(&x), rm(&h), rm(&y), rm(&o), rm(&w), rm(&b);
+}
+
+int main(void)
+{
+    gr_error err;
+    memset(&err, 0, sizeof err);
+    if (gr_backend_cuda_create(0, &GPU, &err) != GROOT_OK) {
+        printf("no CUDA device: skipped (%s)\n", err.msg);
+        return 77;
+    }
+    check_ok(gr_backend_cpu_create(0, &CPU, &err), GPU, "cpu backend");
+    test_linear();
+    test_norms();
+    test_qk_norm_rope();
+    test_attention();
+    test_elementwise();
+    test_embed_patchify();
+    test_recorded();
+
+    printf("\n%-14s %-12s %5s %12s %9s %s\n", "op", "dtype", "cases", "max rel err", "tol", "");
+    for (int i = 0; i < ntable; i++)
+        printf("%-14s %-12s %5d %12.3g %9.1g %s\n", table[i].op, table[i].dt, table[i].n, table[i].max_err,
+               table[i].tol, table[i].failed ? "FAIL" : "ok");
+    printf("\n%-44s %10s\n", "timing (GPU events, median-free mean)", "ms");
+    for (int i = 0; i < ntimes; i++)
+        printf("%-44s %10.4f\n", times[i].what, times[i].ms);
+    gr_backend_destroy(GPU);
+    gr_backend_destroy(CPU);
+    return tu_finish("test_backend_cuda");
+}
