@@ -397,6 +397,32 @@ static void check_errors(const char *tmp)
     CHECK(st == GROOT_ERR_INVALID_ARG, "NULL out_dir: %s", groot_status_name(st));
 }
 
+/* A full disk: every write is checked and the error names the file. */
+static void check_disk_full(void)
+{
+    FILE *f = fopen("/dev/full", "wb");
+    if (!f) {
+        printf("no /dev/full: disk-full checks skipped\n");
+        return;
+    }
+    gr_synth_tensor t = {.name = "big", .ndim = 1, .shape = {5000000}, .numel = 5000000, .std = 1};
+    gr_error err;
+    groot_status st = gr_synth_write_tensor(f, "/dev/full", &t, 1, &err);
+    CHECK(st == GROOT_ERR_IO && strstr(err.msg, "/dev/full") && strstr(err.msg, "big"),
+          "tensor to a full disk: %s: %s", groot_status_name(st), err.msg);
+    fclose(f);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "k", "v");
+    st = gr_synth_write_json(j, "/dev/full", &err);
+    CHECK(st == GROOT_ERR_IO && strstr(err.msg, "/dev/full"), "json to a full disk: %s: %s",
+          groot_status_name(st), err.msg);
+    cJSON_Delete(j);
+    FILE *again = fopen("/dev/full", "wb");
+    CHECK(again != NULL, "/dev/full was removed after the failed write");
+    if (again)
+        fclose(again);
+}
+
 int main(void)
 {
     snprintf(golden_dir, sizeof golden_dir, "%s", tu_data("goldens/tiny/checkpoint"));
@@ -430,6 +456,7 @@ int main(void)
     check_tiny_counts();
     check_3b_plan();
     check_errors(tmp);
+    check_disk_full();
 
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);

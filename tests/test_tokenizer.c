@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 #include <utf8proc.h>
@@ -344,6 +345,39 @@ static void test_mixed(gr_tokenizer *tok)
     check_round_trip(tok, nul, 3, "embedded NUL");
 }
 
+/* Long runs of combining marks need canonical reordering: checked against
+ * utf8proc on a run of 3000, and for time (it must be linear) on 200000. */
+static void test_combining_runs(gr_tokenizer *tok)
+{
+    static const char *const marks[] = {"\xCC\x81", "\xCC\xA3", "\xCC\x87", "\xD6\xB0",
+                                        "\xCC\x9B"}; /* classes 230, 220, 230, 10, 216 */
+    size_t count[] = {3000, 200000};
+    for (int r = 0; r < 2; r++) {
+        char *s = malloc(2 * count[r] + 8);
+        size_t n = 0;
+        s[n++] = 'o';
+        for (size_t i = 0; i < count[r]; i++) {
+            memcpy(s + n, marks[(i * 7 + i / 3) % 5], 2);
+            n += 2;
+        }
+        s[n++] = 'x';
+        if (r == 0) {
+            check_round_trip(tok, s, n, "3000 combining marks");
+        } else {
+            gr_error err = {0};
+            const int32_t *ids;
+            size_t k;
+            clock_t t0 = clock();
+            groot_status st = gr_tokenizer_encode(tok, s, n, &ids, &k, &err);
+            double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+            CHECK(st == GROOT_OK && k > 0, "200000 combining marks: %s", err.msg);
+            /* Quadratic reordering takes minutes here; linear, milliseconds. */
+            CHECK(secs < 5.0, "200000 combining marks took %.1f s", secs);
+        }
+        free(s);
+    }
+}
+
 static void test_load_errors(void)
 {
     gr_tokenizer *tok = (gr_tokenizer *)&tok;
@@ -378,6 +412,7 @@ int main(void)
     test_invalid_utf8(tok);
     test_empty(tok);
     test_mixed(tok);
+    test_combining_runs(tok);
     test_load_errors();
     gr_tokenizer_free(tok);
     return tu_finish("test_tokenizer");

@@ -19,7 +19,7 @@ if(GROOT_FUZZ)
   # build dir:  ./tests/fuzz_tokenizer -max_total_time=30
   add_executable(fuzz_tokenizer ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_tokenizer.c
     ${CMAKE_SOURCE_DIR}/src/text/tokenizer.c ${CMAKE_SOURCE_DIR}/src/text/bpe.c
-    ${CMAKE_SOURCE_DIR}/src/text/prompt.c ${CMAKE_SOURCE_DIR}/src/core/error.c
+    ${CMAKE_SOURCE_DIR}/src/text/nfc.c ${CMAKE_SOURCE_DIR}/src/text/prompt.c ${CMAKE_SOURCE_DIR}/src/core/error.c
     ${CMAKE_SOURCE_DIR}/src/io/json_util.c)
   target_include_directories(fuzz_tokenizer PRIVATE ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/src
     ${CJSON_INCLUDE_DIR})

@@ -75,7 +75,7 @@ static groot_status write_shard(const gr_synth_plan *plan, int shard, uint64_t s
     if (fclose(f) != 0 && st == GROOT_OK)
         st = gr_fail(err, GROOT_ERR_IO, "writing '%s': %s", path, strerror(errno));
     if (st != GROOT_OK)
-        remove(path);
+        gr_synth_discard(path);
     return st;
 }
 

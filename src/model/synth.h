@@ -92,4 +92,8 @@ groot_status gr_synth_write_metadata(uint64_t seed, const char *path, gr_error *
 /* Prints json (formatted) to path; GROOT_ERR_IO naming the path when any write fails. */
 groot_status gr_synth_write_json(const cJSON *json, const char *path, gr_error *err);
 
+/* Removes a file a failed write left behind, if it is a regular file (never
+ * a device such as /dev/full that a caller pointed a write at). */
+void gr_synth_discard(const char *path);
+
 #endif

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model/synth.h"
 
@@ -15,6 +16,13 @@
  * departs from them, as the released config.json omits them. */
 #define DEFAULT_MAX_SEQ_LEN 1024
 #define DEFAULT_MAX_EMBODIMENTS 32
+
+void gr_synth_discard(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+        remove(path);
+}
 
 groot_status gr_synth_write_json(const cJSON *json, const char *path, gr_error *err)
 {
@@ -36,7 +44,7 @@ groot_status gr_synth_write_json(const cJSON *json, const char *path, gr_error *
         e = errno;
     }
     if (!ok) {
-        remove(path);
+        gr_synth_discard(path);
         return gr_fail(err, GROOT_ERR_IO, "writing '%s': %s", path, e ? strerror(e) : "short write");
     }
     return GROOT_OK;

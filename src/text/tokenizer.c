@@ -7,10 +7,10 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <cjson/cJSON.h>
 #include <pcre2.h>
-#include <utf8proc.h>
 
 #include "io/json_util.h"
 #include "text/bpe.h"
+#include "text/nfc.h"
 
 /* Unicode White_Space, spelled out instead of \s: the reference runs this
  * pattern on Oniguruma, whose \s is exactly White_Space, while PCRE2's \s
@@ -65,6 +65,8 @@ struct gr_tokenizer {
     size_t cache_keys_len, cache_keys_cap;
     int32_t *cache_ids;
     size_t cache_ids_len, cache_ids_cap;
+
+    gr_nfc nfc;
 
     int32_t *ids;
     size_t num_ids_out, ids_cap;
@@ -257,6 +259,7 @@ void gr_tokenizer_free(gr_tokenizer *tok)
     free(tok->cache_ids);
     free(tok->ids);
     free(tok->text);
+    gr_nfc_free(&tok->nfc);
     free(tok);
 }
 
@@ -379,21 +382,16 @@ static groot_status encode_segment(gr_tokenizer *tok, const unsigned char *s, si
     if (len == 0)
         return GROOT_OK;
     /* Every code point below U+0300 (lead bytes below 0xCC) is its own NFC
-     * and composes with nothing before it, so such text skips utf8proc. */
+     * and composes with nothing before it, so such text skips normalization. */
     int plain = 1;
     for (size_t i = 0; i < len && plain; i++)
         plain = s[i] < 0xCC;
     if (plain)
         return encode_normalized(tok, s, len, err);
-    utf8proc_uint8_t *nfc = NULL;
-    utf8proc_ssize_t n = utf8proc_map(s, (utf8proc_ssize_t)len, &nfc,
-                                      UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-    if (n < 0)
-        return gr_fail(err, n == UTF8PROC_ERROR_NOMEM ? GROOT_ERR_NOMEM : GROOT_ERR_INTERNAL,
-                       "NFC normalization failed: %s", utf8proc_errmsg(n));
-    groot_status st = encode_normalized(tok, nfc, (size_t)n, err);
-    free(nfc);
-    return st;
+    const unsigned char *nfc;
+    size_t n;
+    GR_TRY(gr_nfc_apply(&tok->nfc, s, len, &nfc, &n, err));
+    return encode_normalized(tok, nfc, n, err);
 }
 
 /* The longest added token at s[0..], or NULL. */

@@ -238,7 +238,7 @@ __device__ __forceinline__ void load_tile(T *dst, int stride, const grk_mat &m, 
 template <typename T, int DP>
 __global__ void __launch_bounds__(kTcWarps * 32)
 tc_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, int group, int d,
-             int causal, float scale_log2, int vec)
+             int causal, float scale_log2, int vec, int kchunk, float *ws_o, float *ws_ml)
 {
     extern __shared__ __align__(16) unsigned char smraw[];
     const int QS = DP + kTcPad, VS = kTcBK + kTcPad;
@@ -280,7 +280,11 @@ tc_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, int g
     int kend = lk;
     if (causal && q0 + kTcBQ < kend)
         kend = q0 + kTcBQ;
-    for (int k0 = 0; k0 < kend; k0 += kTcBK) {
+    /* Split-KV: block z walks only its chunk of the keys. */
+    const int kbeg = blockIdx.z * kchunk;
+    if (kbeg + kchunk < kend)
+        kend = kbeg + kchunk;
+    for (int k0 = kbeg; k0 < kend; k0 += kTcBK) {
         __syncthreads();
         load_tile<T, DP, false>(Ks, QS, k, k0, lk, kc, d, kTcBK, vec);
         load_tile<T, DP, true>(Vt, VS, v, k0, lk, kc, d, kTcBK, vec);
@@ -370,6 +374,26 @@ tc_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, int g
         lrow[0] += __shfl_xor_sync(0xffffffffu, lrow[0], off);
         lrow[1] += __shfl_xor_sync(0xffffffffu, lrow[1], off);
     }
+    if (ws_o) { /* a partial result: unnormalized O with its row max and sum */
+        const int64_t base = ((int64_t)blockIdx.z * gridDim.y + h) * lq;
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+            int qi = e ? qrow1 : qrow0;
+            if (qi >= lq)
+                continue;
+            if (t4 == 0) {
+                ws_ml[(base + qi) * 2] = mrow[e];
+                ws_ml[(base + qi) * 2 + 1] = lrow[e];
+            }
+#pragma unroll
+            for (int nt = 0; nt < DP / 8; nt++) {
+                int c = nt * 8 + t4 * 2;
+                ws_o[(base + qi) * DP + c] = o[nt][2 * e];
+                ws_o[(base + qi) * DP + c + 1] = o[nt][2 * e + 1];
+            }
+        }
+        return;
+    }
     float inv0 = lrow[0] > 0.0f ? 1.0f / lrow[0] : 0.0f;
     float inv1 = lrow[1] > 0.0f ? 1.0f / lrow[1] : 0.0f;
 #pragma unroll
@@ -387,32 +411,97 @@ tc_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, int g
     }
 }
 
+/* Merges the split-KV partials: one thread per output element. */
+__global__ void combine_splits(const float *ws_o, const float *ws_ml, int nsplit, int heads, int lq,
+                               int d, int dp, grk_mat out)
+{
+    int64_t n = (int64_t)lq * heads * d;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        int c = (int)(i % d);
+        int64_t rest = i / d;
+        int h = (int)(rest % heads);
+        int qi = (int)(rest / heads);
+        float m = -INFINITY;
+        for (int z = 0; z < nsplit; z++)
+            m = fmaxf(m, ws_ml[(((int64_t)z * heads + h) * lq + qi) * 2]);
+        float l = 0.0f, acc = 0.0f;
+        for (int z = 0; z < nsplit; z++) {
+            int64_t r = ((int64_t)z * heads + h) * lq + qi;
+            float w = exp2f(ws_ml[r * 2] - m); /* an empty split has m = -inf: weight 0 */
+            l += w * ws_ml[r * 2 + 1];
+            acc += w * ws_o[r * dp + c];
+        }
+        grk_put(out, qi, (int64_t)h * d + c, l > 0.0f ? acc / l : 0.0f);
+    }
+}
+
+struct split_ws {
+    void *p;
+    size_t bytes;
+    int num_sms;
+};
+
 template <typename T, int DP>
 cudaError_t launch_tc(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, int heads,
-                      int group, int d, int causal, float scale_log2, int vec, cudaStream_t s)
+                      int group, int d, int causal, float scale_log2, int vec, split_ws ws,
+                      cudaStream_t s)
 {
     const size_t smem = tc_smem_bytes<DP>();
     cudaError_t e = cudaFuncSetAttribute(tc_attention<T, DP>,
                                          cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e != cudaSuccess)
         return e;
-    dim3 grid((unsigned)((lq + kTcBQ - 1) / kTcBQ), (unsigned)heads);
+    const int qtiles = (lq + kTcBQ - 1) / kTcBQ;
+    const int ktiles = (lk + kTcBK - 1) / kTcBK;
+    /* Few queries against many keys (DiT cross-attention) leave most SMs
+     * idle with one block per (tile, head): split the keys across blocks
+     * and merge the partial softmaxes after. */
+    int nsplit = 1;
+    if (!causal && ws.p && qtiles * heads < ws.num_sms && ktiles >= 4) {
+        nsplit = (2 * ws.num_sms + qtiles * heads - 1) / (qtiles * heads);
+        if (nsplit > ktiles / 2)
+            nsplit = ktiles / 2;
+        if (nsplit > 16)
+            nsplit = 16;
+        size_t need = (size_t)nsplit * heads * lq * (DP + 2) * sizeof(float);
+        if (need > ws.bytes)
+            nsplit = 1;
+    }
+    int kchunk = ktiles * kTcBK;
+    float *ws_o = NULL, *ws_ml = NULL;
+    if (nsplit > 1) {
+        kchunk = (ktiles + nsplit - 1) / nsplit * kTcBK;
+        nsplit = (lk + kchunk - 1) / kchunk; /* no empty trailing split */
+        ws_o = (float *)ws.p;
+        ws_ml = ws_o + (size_t)nsplit * heads * lq * DP;
+    }
+    dim3 grid((unsigned)qtiles, (unsigned)heads, (unsigned)nsplit);
     tc_attention<T, DP><<<grid, kTcWarps * 32, smem, s>>>(q, k, v, out, lq, lk, group, d, causal,
-                                                         scale_log2, vec);
+                                                         scale_log2, vec, kchunk,
+                                                         nsplit > 1 ? ws_o : NULL, ws_ml);
+    if (nsplit > 1) {
+        e = cudaGetLastError();
+        if (e != cudaSuccess)
+            return e;
+        int64_t n = (int64_t)lq * heads * d;
+        unsigned blocks = (unsigned)((n + 255) / 256);
+        combine_splits<<<blocks, 256, 0, s>>>(ws_o, ws_ml, nsplit, heads, lq, d, DP, out);
+    }
     return cudaGetLastError();
 }
 
 template <typename T>
 cudaError_t dispatch_tc(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, int heads,
-                        int group, int d, int causal, float sl2, int vec, cudaStream_t s)
+                        int group, int d, int causal, float sl2, int vec, split_ws ws, cudaStream_t s)
 {
-    if (d <= 16) return launch_tc<T, 16>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, s);
-    if (d <= 32) return launch_tc<T, 32>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, s);
-    if (d <= 48) return launch_tc<T, 48>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, s);
-    if (d <= 64) return launch_tc<T, 64>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, s);
-    if (d <= 80) return launch_tc<T, 80>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, s);
-    if (d <= 96) return launch_tc<T, 96>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, s);
-    return launch_tc<T, 128>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, s);
+    if (d <= 16) return launch_tc<T, 16>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, ws, s);
+    if (d <= 32) return launch_tc<T, 32>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, ws, s);
+    if (d <= 48) return launch_tc<T, 48>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, ws, s);
+    if (d <= 64) return launch_tc<T, 64>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, ws, s);
+    if (d <= 80) return launch_tc<T, 80>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, ws, s);
+    if (d <= 96) return launch_tc<T, 96>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, ws, s);
+    return launch_tc<T, 128>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, ws, s);
 }
 
 template <int DCH>
@@ -438,8 +527,10 @@ bool aligned16(const grk_mat &m, int64_t col_step)
 
 extern "C" cudaError_t grk_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk,
                                      int heads, int kv_heads, int head_dim, int causal,
-                                     float scale, cudaStream_t s)
+                                     float scale, void *ws, size_t ws_bytes, int num_sms,
+                                     cudaStream_t s)
 {
+    split_ws sw = {ws, ws_bytes, num_sms};
     if (lq <= 0 || heads <= 0)
         return cudaSuccess;
     if (head_dim <= 0 || head_dim > 128 || kv_heads <= 0 || heads % kv_heads)
@@ -451,8 +542,8 @@ extern "C" cudaError_t grk_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat ou
         int vec = aligned16(q, head_dim) && aligned16(k, head_dim) && aligned16(v, head_dim);
         if (q.dt == GRK_BF16)
             return dispatch_tc<__nv_bfloat16>(q, k, v, out, lq, lk, heads, group, head_dim, causal,
-                                              sl2, vec, s);
-        return dispatch_tc<__half>(q, k, v, out, lq, lk, heads, group, head_dim, causal, sl2, vec, s);
+                                              sl2, vec, sw, s);
+        return dispatch_tc<__half>(q, k, v, out, lq, lk, heads, group, head_dim, causal, sl2, vec, sw, s);
     }
     switch ((head_dim + 31) / 32) {
     case 1: return launch_ref<1>(q, k, v, out, lq, lk, heads, group, head_dim, causal, sl2, s);
