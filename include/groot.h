@@ -252,6 +252,9 @@ typedef struct groot_observation {
     int num_arrays;
     const char *const *instructions; /* UTF-8; 1 (unbatched) or B of them */
     int batch;
+    /* Optional [max(B,1), horizon, action_dim] initial noise replacing the
+     * seeded generator's (replaying a recorded call, tests); NULL normally. */
+    const float *init_noise;
 } groot_observation;
 
 /* Runs one call. On success *actions points at num_actions arrays

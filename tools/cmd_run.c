@@ -207,7 +207,7 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     const char *instructions[1] = {instruction};
-    groot_observation obs = {arrays, n_arrays, instructions, 0};
+    groot_observation obs = {.arrays = arrays, .num_arrays = n_arrays, .instructions = instructions};
     const groot_array *acts;
     int n_acts;
     if ((st = groot_policy_get_action(policy, &obs, &acts, &n_acts)) != GROOT_OK) {

@@ -602,7 +602,16 @@ groot_status groot_policy_get_action(groot_policy *p, const groot_observation *o
         if ((st = prepare_prompt(p, obs->instructions[b], V, b)) != GROOT_OK)
             return st;
         policy_sample_bufs *s = &p->samples[b];
-        gr_noise_fill(&p->rng, s->noise, (size_t)p->dims.action_horizon * p->dims.action_dim);
+        size_t noise_n = (size_t)p->dims.action_horizon * p->dims.action_dim;
+        if (obs->init_noise) {
+            const float *src = obs->init_noise + (size_t)b * noise_n;
+            for (size_t j = 0; j < noise_n; j++)
+                if (!isfinite(src[j]))
+                    return gr_fail(&p->base.err, GROOT_ERR_INVALID_ARG, "init_noise of sample %d is not finite", b);
+            memcpy(s->noise, src, noise_n * sizeof(float));
+        } else {
+            gr_noise_fill(&p->rng, s->noise, noise_n);
+        }
         groot_sample *in = &p->net_in[b];
         in->pixel_values = s->pixels;
         in->num_views = V;

@@ -266,7 +266,7 @@ int proto_run_action(proto_server *s, obs_builder *b, action_set *out, proto_log
     for (int i = 0; i < ninstr; i++) instr[i] = b->instructions[b->num_instructions == 1 ? 0 : i];
     log->batch = batch;
 
-    groot_observation obs = {b->arrays, b->num_arrays, instr, batch};
+    groot_observation obs = {.arrays = b->arrays, .num_arrays = b->num_arrays, .instructions = instr, .batch = batch};
     const groot_array *actions = NULL;
     int num_actions = 0;
     pthread_mutex_lock(&s->lock);

@@ -1,0 +1,348 @@
+/*
+ * Observation in, actions out, tied to the goldens: the golden tiny checkpoint
+ * driven through the policy API from the golden camera frames, the golden
+ * instruction and a raw state that normalizes to the golden state must give
+ * back the golden action_pred (unnormalized into robot units) within 1e-4.
+ * Then every kind of bad observation must fail naming what is wrong.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "groot.h"
+#include "io/safetensors.h"
+#include "test_util.h"
+
+#define STATE_DIM 44 /* the golden state is zero-padded from 44 to 64 */
+#define ACTION_DIM 32
+#define HORIZON 16
+
+static double state_mean(int i) { return 0.1 * i - 1.0; }
+static double state_std(int i) { return 0.5 + 0.01 * i; }
+static const double action_min = -2.0, action_max = 3.0;
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(2);
+    }
+    fputs(text, f);
+    fclose(f);
+}
+
+static void link_into(const char *dir, const char *name)
+{
+    char src[4096], dst[4096];
+    snprintf(src, sizeof src, "%s/%s", tu_data("goldens/tiny/checkpoint"), name);
+    snprintf(dst, sizeof dst, "%s/%s", dir, name);
+    if (symlink(src, dst) != 0) {
+        perror(dst);
+        exit(2);
+    }
+}
+
+static void append_stats(char *buf, size_t size, const char *name, int dim, int is_state)
+{
+    size_t n = strlen(buf);
+    n += (size_t)snprintf(buf + n, size - n, "\"%s\":{", name);
+    const char *stats[] = {"min", "max", "mean", "std", "q01", "q99"};
+    for (int s = 0; s < 6; s++) {
+        n += (size_t)snprintf(buf + n, size - n, "%s\"%s\":[", s ? "," : "", stats[s]);
+        for (int i = 0; i < dim; i++) {
+            double v;
+            if (is_state)
+                v = s == 2 ? state_mean(i) : s == 3 ? state_std(i) : s == 0 || s == 4 ? -5.0 : 5.0;
+            else
+                v = s == 0 || s == 4 ? action_min : s == 1 || s == 5 ? action_max : s == 2 ? 0.5 : 1.0;
+            n += (size_t)snprintf(buf + n, size - n, "%s%.17g", i ? "," : "", v);
+        }
+        n += (size_t)snprintf(buf + n, size - n, "]");
+    }
+    snprintf(buf + n, size - n, "}");
+}
+
+/* experiment_cfg/metadata.json with one state key of 44 dims and one action
+ * key of 32 for each embodiment tag the golden cases use. */
+static void write_metadata(const char *dir, int drop_std)
+{
+    static char buf[1 << 16];
+    size_t n = (size_t)snprintf(buf, sizeof buf, "{");
+    const char *tags[] = {"gr1", "new_embodiment", "oxe_droid"};
+    for (int t = 0; t < 3; t++) {
+        n = strlen(buf);
+        snprintf(buf + n, sizeof buf - n, "%s\"%s\":{\"statistics\":{\"state\":{", t ? "," : "", tags[t]);
+        append_stats(buf, sizeof buf, "joints", STATE_DIM, 1);
+        n = strlen(buf);
+        snprintf(buf + n, sizeof buf - n, "},\"action\":{");
+        append_stats(buf, sizeof buf, "all", ACTION_DIM, 0);
+        n = strlen(buf);
+        snprintf(buf + n, sizeof buf - n,
+                 "}},\"modalities\":{\"video\":{\"front\":{\"resolution\":[224,224],\"channels\":3,\"fps\":20},"
+                 "\"side\":{\"resolution\":[224,224],\"channels\":3,\"fps\":20}},"
+                 "\"state\":{\"joints\":{\"absolute\":true,\"rotation_type\":null,\"shape\":[%d],\"continuous\":true}},"
+                 "\"action\":{\"all\":{\"absolute\":true,\"rotation_type\":null,\"shape\":[%d],\"continuous\":true}}},"
+                 "\"embodiment_tag\":\"%s\"}",
+                 STATE_DIM, ACTION_DIM, tags[t]);
+    }
+    n = strlen(buf);
+    snprintf(buf + n, sizeof buf - n, "}");
+    if (drop_std) { /* a metadata file lacking the state's "std" statistic */
+        char *p;
+        while ((p = strstr(buf, "\"std\":[")) != NULL)
+            memcpy(p, "\"sdt\"", 5);
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/experiment_cfg", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/experiment_cfg/metadata.json", dir);
+    write_file(path, buf);
+}
+
+/* A data config with crop scale 1.0 (the 224x224 golden frames pass through
+ * unchanged), V views, the 44-dim state normalized mean_std and the 32-dim
+ * action min_max. */
+static void write_data_config(const char *path, int views)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf,
+             "{\"video_keys\":[\"video.front\"%s],\"state_keys\":[\"state.joints\"],"
+             "\"action_keys\":[\"action.all\"],\"language_keys\":[\"annotation.human.task_description\"],"
+             "\"observation_indices\":[0],\"action_indices\":[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15],"
+             "\"transforms\":["
+             "{\"transform\":\"VideoCrop\",\"apply_to\":[\"video.front\"%s],\"scale\":1.0},"
+             "{\"transform\":\"VideoResize\",\"apply_to\":[\"video.front\"%s],\"height\":224,\"width\":224,"
+             "\"interpolation\":\"linear\"},"
+             "{\"transform\":\"StateActionTransform\",\"apply_to\":[\"state.joints\"],"
+             "\"normalization_modes\":{\"state.joints\":\"mean_std\"}},"
+             "{\"transform\":\"StateActionTransform\",\"apply_to\":[\"action.all\"],"
+             "\"normalization_modes\":{\"action.all\":\"min_max\"}},"
+             "{\"transform\":\"ConcatTransform\",\"video_concat_order\":[\"video.front\"%s],"
+             "\"state_concat_order\":[\"state.joints\"],\"action_concat_order\":[\"action.all\"]},"
+             "{\"transform\":\"GR00TTransform\",\"state_horizon\":1,\"action_horizon\":16,"
+             "\"max_state_dim\":64,\"max_action_dim\":32}]}",
+             views > 1 ? ",\"video.side\"" : "", views > 1 ? ",\"video.side\"" : "",
+             views > 1 ? ",\"video.side\"" : "", views > 1 ? ",\"video.side\"" : "");
+    write_file(path, buf);
+}
+
+static const gr_st_tensor *golden(const gr_st_file *f, const char *c, int i, const char *name)
+{
+    char full[256];
+    snprintf(full, sizeof full, "%s.%d.%s", c, i, name);
+    const gr_st_tensor *t = gr_st_find(f, full);
+    if (!t) {
+        fprintf(stderr, "golden tensor %s missing\n", full);
+        exit(2);
+    }
+    return t;
+}
+
+typedef struct e2e_inputs {
+    groot_array arrays[3];
+    int num_arrays;
+    double state[STATE_DIM];
+    float noise[HORIZON * ACTION_DIM];
+    float expect[HORIZON * ACTION_DIM]; /* golden action_pred in robot units */
+} e2e_inputs;
+
+static void build_inputs(const gr_st_file *gf, const char *c, int i, int views, e2e_inputs *in)
+{
+    const gr_st_tensor *img = golden(gf, c, i, "images_u8");
+    const gr_st_tensor *st = golden(gf, c, i, "state");
+    const gr_st_tensor *noise = golden(gf, c, i, "init_noise");
+    const gr_st_tensor *pred = golden(gf, c, i, "action_pred");
+    float state64[64], pred_f[HORIZON * ACTION_DIM];
+    gr_st_to_f32(st, state64, NULL);
+    gr_st_to_f32(noise, in->noise, NULL);
+    gr_st_to_f32(pred, pred_f, NULL);
+    for (int k = STATE_DIM; k < 64; k++)
+        CHECK(state64[k] == 0.0f, "golden state[%d] = %g is not zero padding", k, state64[k]);
+    for (int k = 0; k < STATE_DIM; k++)
+        in->state[k] = (double)state64[k] * state_std(k) + state_mean(k);
+    for (int k = 0; k < HORIZON * ACTION_DIM; k++)
+        in->expect[k] = (float)((pred_f[k] + 1.0) / 2.0 * (action_max - action_min) + action_min);
+    const size_t frame = 224 * 224 * 3;
+    in->num_arrays = 0;
+    const char *names[2] = {"video.front", "video.side"};
+    for (int v = 0; v < views; v++)
+        in->arrays[in->num_arrays++] = (groot_array){names[v], GROOT_U8, 4, {1, 224, 224, 3},
+                                                     (const uint8_t *)img->data + v * frame};
+    in->arrays[in->num_arrays++] = (groot_array){"state.joints", GROOT_F64, 2, {1, STATE_DIM}, in->state};
+}
+
+static groot_status open_policy(const char *ckpt, const char *cfg, const char *tag, groot_policy **p)
+{
+    groot_policy_options o;
+    groot_policy_options_init(&o);
+    o.data_config = cfg;
+    o.embodiment_tag = tag;
+    o.assets_dir = GROOT_ASSETS_DIR;
+    return groot_policy_open(ckpt, &o, p);
+}
+
+static double run_case(const char *ckpt, const char *cfg, const char *tag, const gr_st_file *gf, const char *c,
+                       int i, int views, const char *instruction)
+{
+    groot_policy *p = NULL;
+    groot_status st = open_policy(ckpt, cfg, tag, &p);
+    CHECK(st == GROOT_OK, "open policy for %s.%d: %s", c, i, groot_errmsg(p));
+    double err = INFINITY;
+    if (st == GROOT_OK) {
+        e2e_inputs in;
+        build_inputs(gf, c, i, views, &in);
+        const char *instr[1] = {instruction};
+        groot_observation obs = {.arrays = in.arrays, .num_arrays = in.num_arrays, .instructions = instr,
+                                 .init_noise = in.noise};
+        const groot_array *acts;
+        int n;
+        st = groot_policy_get_action(p, &obs, &acts, &n);
+        CHECK(st == GROOT_OK, "get_action %s.%d: %s", c, i, groot_errmsg(p));
+        if (st == GROOT_OK) {
+            CHECK(n == 1 && !strcmp(acts[0].name, "action.all") && acts[0].ndim == 2 &&
+                      acts[0].shape[0] == HORIZON && acts[0].shape[1] == ACTION_DIM,
+                  "action arrays of %s.%d", c, i);
+            err = tu_rel_err(acts[0].data, in.expect, HORIZON * ACTION_DIM);
+        }
+    }
+    groot_policy_close(p);
+    return err;
+}
+
+/* Runs obs and expects failure whose message contains `needle`. */
+static void expect_error(groot_policy *p, const groot_observation *obs, const char *needle, const char *what)
+{
+    const groot_array *acts = NULL;
+    int n = -1;
+    groot_status st = groot_policy_get_action(p, obs, &acts, &n);
+    CHECK(st != GROOT_OK, "%s: accepted", what);
+    CHECK(acts == NULL && n == 0, "%s: returned actions", what);
+    CHECK(strstr(groot_errmsg(p), needle) != NULL, "%s: message '%s' lacks '%s'", what, groot_errmsg(p), needle);
+}
+
+static void bad_inputs(const char *ckpt, const char *cfg1, const gr_st_file *gf, const char *instruction)
+{
+    groot_policy *p = NULL;
+    if (open_policy(ckpt, cfg1, "gr1", &p) != GROOT_OK) {
+        CHECK(0, "open policy: %s", groot_errmsg(p));
+        groot_policy_close(p);
+        return;
+    }
+    e2e_inputs in;
+    build_inputs(gf, "a", 0, 1, &in);
+    const char *instr[1] = {instruction};
+    groot_array arr[4];
+    groot_observation obs = {.arrays = arr, .instructions = instr};
+
+    memcpy(arr, in.arrays, sizeof in.arrays[0] * 2);
+    obs.num_arrays = 1; /* no state */
+    expect_error(p, &obs, "state.joints", "missing state key");
+
+    obs.num_arrays = 3;
+    arr[2] = (groot_array){"state.elbow", GROOT_F64, 2, {1, 3}, in.state};
+    expect_error(p, &obs, "state.elbow", "extra key");
+
+    obs.num_arrays = 2;
+    arr[1].dtype = GROOT_I32;
+    expect_error(p, &obs, "state.joints", "state of the wrong dtype");
+    arr[1] = in.arrays[1];
+    arr[1].shape[1] = STATE_DIM - 1;
+    expect_error(p, &obs, "state.joints", "state of the wrong width");
+    arr[1] = in.arrays[1];
+
+    double nan_state[STATE_DIM];
+    memcpy(nan_state, in.state, sizeof nan_state);
+    nan_state[7] = NAN;
+    arr[1].data = nan_state;
+    expect_error(p, &obs, "NaN", "NaN in the state");
+    nan_state[7] = INFINITY;
+    expect_error(p, &obs, "state.joints", "inf in the state");
+    arr[1] = in.arrays[1];
+
+    arr[0].shape[3] = 4; /* RGBA frame */
+    expect_error(p, &obs, "video.front", "a 4-channel frame");
+    arr[0] = in.arrays[0];
+    arr[0].dtype = GROOT_F32;
+    expect_error(p, &obs, "video.front", "a float frame");
+    arr[0] = in.arrays[0];
+
+    const char *bad_utf8[1] = {"pick \xff the pear"};
+    obs.instructions = bad_utf8;
+    expect_error(p, &obs, "offset", "a non-UTF-8 instruction");
+    obs.instructions = NULL;
+    expect_error(p, &obs, "instruction", "no instruction");
+    obs.instructions = instr;
+
+    /* After all that, a good call still gives the golden answer. */
+    obs.init_noise = in.noise;
+    const groot_array *acts;
+    int n;
+    groot_status st = groot_policy_get_action(p, &obs, &acts, &n);
+    CHECK(st == GROOT_OK, "good call after bad ones: %s", groot_errmsg(p));
+    if (st == GROOT_OK)
+        CHECK(tu_rel_err(acts[0].data, in.expect, HORIZON * ACTION_DIM) <= 1e-4, "good call after bad ones");
+    groot_policy_close(p);
+
+    p = NULL;
+    CHECK(open_policy(ckpt, cfg1, "unitree_h1", &p) != GROOT_OK && strstr(groot_errmsg(p), "unitree_h1"),
+          "unknown embodiment tag: %s", groot_errmsg(p));
+    groot_policy_close(p);
+    p = NULL;
+    CHECK(open_policy(ckpt, "no_such_config", "gr1", &p) != GROOT_OK && strstr(groot_errmsg(p), "no_such_config"),
+          "unknown data config: %s", groot_errmsg(p));
+    groot_policy_close(p);
+}
+
+int main(void)
+{
+    const char *dir = tu_tmpdir();
+    link_into(dir, "config.json");
+    link_into(dir, "model.safetensors.index.json");
+    link_into(dir, "model-00001-of-00002.safetensors");
+    link_into(dir, "model-00002-of-00002.safetensors");
+    link_into(dir, "eagle2_hg_model");
+    write_metadata(dir, 0);
+    char cfg1[4096], cfg2[4096];
+    snprintf(cfg1, sizeof cfg1, "%s/one_view.json", dir);
+    snprintf(cfg2, sizeof cfg2, "%s/two_views.json", dir);
+    write_data_config(cfg1, 1);
+    write_data_config(cfg2, 2);
+
+    gr_st_file *gf = NULL;
+    gr_error err;
+    if (gr_st_open(tu_data("goldens/tiny/cases.safetensors"), &gf, &err) != GROOT_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 2;
+    }
+    /* The instructions of tests/data/goldens/tiny/cases.json. */
+    const char *text_a = "pick the pear from the counter and place it in the plate";
+    const char *text_b0 = "Open the drawer, then put the red cube inside!";
+    const char *text_b1 = "stack 3 blocks: blue on green; green on yellow (carefully)";
+
+    double ea = run_case(dir, cfg1, "gr1", gf, "a", 0, 1, text_a);
+    double eb0 = run_case(dir, cfg2, "new_embodiment", gf, "b", 0, 2, text_b0);
+    double eb1 = run_case(dir, cfg2, "oxe_droid", gf, "b", 1, 2, text_b1);
+    printf("policy end to end vs golden action_pred (robot units): a.0 %.3e, b.0 %.3e, b.1 %.3e\n", ea, eb0, eb1);
+    CHECK(ea <= 1e-4, "a.0 %.3e", ea);
+    CHECK(eb0 <= 1e-4, "b.0 %.3e", eb0);
+    CHECK(eb1 <= 1e-4, "b.1 %.3e", eb1);
+
+    bad_inputs(dir, cfg1, gf, text_a);
+
+    /* Metadata lacking a statistic the config needs. */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/experiment_cfg/metadata.json", dir);
+    unlink(path);
+    write_metadata(dir, 1);
+    groot_policy *p = NULL;
+    CHECK(open_policy(dir, cfg1, "gr1", &p) != GROOT_OK && strstr(groot_errmsg(p), "std"),
+          "metadata without std: %s", groot_errmsg(p));
+    groot_policy_close(p);
+
+    gr_st_close(gf);
+    return tu_finish("test_policy_e2e");
+}
