@@ -271,6 +271,12 @@ const char *groot_policy_modality_json(groot_policy *policy);
 /* Stage times of the last get_action. */
 groot_status groot_policy_timings(groot_policy *policy, groot_timings *timings);
 
+/* Runs one call on a synthetic observation (mid-gray frames, a state at the
+ * metadata's mean, a short instruction) so that the first real call finds
+ * every buffer planned and, on CUDA, its graph recorded. The noise generator
+ * is left as it was. */
+groot_status groot_policy_warmup(groot_policy *policy);
+
 /* Re-seeds the initial-noise generator. */
 void groot_policy_seed(groot_policy *policy, uint64_t seed);
 

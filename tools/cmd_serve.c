@@ -150,9 +150,13 @@ int cmd_serve(int argc, char **argv)
         groot_policy_close(policy);
         return 1;
     }
-    /* No compute warm-up: the public API does not tell the state widths a
-     * synthetic observation would need, so readiness is the open policy and
-     * its modality description. */
+    /* One call on a synthetic observation plans every buffer (and records the
+     * CUDA graph) before the first robot asks; the noise stream is untouched. */
+    if ((st = groot_policy_warmup(policy)) != GROOT_OK) {
+        fprintf(stderr, "groot serve: warm-up failed: %s (%s)\n", groot_errmsg(policy), groot_status_name(st));
+        groot_policy_close(policy);
+        return 1;
+    }
     fprintf(stderr, "groot serve: policy %s (%s, %s) ready in %.0f ms; modality %s\n", a.model, a.data_config,
             a.embodiment, proto_now_ms() - t0, groot_policy_modality_json(policy));
 

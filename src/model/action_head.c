@@ -163,11 +163,9 @@ groot_status gr_state_encoder_forward(gr_backend *be, const gr_action_weights *w
     return be->ops->linear(be, &h, &l2, GR_ACT_NONE, NULL, state_features);
 }
 
-/* The action tokens of step k, written into their rows of the DiT input. */
-static groot_status action_encoder_forward(gr_backend *be, const gr_model_config *cfg,
-                                           const gr_action_weights *w, const gr_action_constants *c,
-                                           const gr_action_scratch *s, const gr_tensor *actions, int cat, int k,
-                                           gr_tensor *tokens)
+groot_status gr_action_encoder_forward(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
+                                       const gr_action_constants *c, const gr_action_scratch *s,
+                                       const gr_tensor *actions, int cat, int k, gr_tensor *tokens)
 {
     const int steps = c->dit.steps;
     gr_tensor a = *actions, e = s->e, h = s->h;
@@ -212,7 +210,7 @@ groot_status gr_action_head_forward(gr_backend *be, const gr_model_config *cfg, 
         /* The DiT works in place on its tokens, so the fixed rows are laid down again each step. */
         GR_TRY(be->ops->copy(be, state_features, &state_row));
         GR_TRY(be->ops->copy(be, &w->future_tokens, &future_rows));
-        GR_TRY(action_encoder_forward(be, cfg, w, c, s, actions, cat, k, &action_rows));
+        GR_TRY(gr_action_encoder_forward(be, cfg, w, c, s, actions, cat, k, &action_rows));
         GR_TRY(gr_dit_forward(be, cfg, w, &c->dit, d, k, len));
         gr_tensor v = gr_view_rows(*velocities, (int64_t)k * H, H), dh = s->dec_h;
         GR_TRY(be->ops->linear(be, &d->out, &dec1, GR_ACT_RELU, NULL, &dh));

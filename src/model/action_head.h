@@ -63,6 +63,12 @@ void gr_action_scratch_free(gr_backend *be, gr_action_scratch *s);
 groot_status gr_state_encoder_forward(gr_backend *be, const gr_action_weights *w, const gr_action_scratch *s,
                                       const gr_tensor *state, int cat, gr_tensor *state_features);
 
+/* The action tokens of Euler step k (actions [horizon, action_dim] float32),
+ * written into tokens: their rows of the DiT input. */
+groot_status gr_action_encoder_forward(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
+                                       const gr_action_constants *c, const gr_action_scratch *s,
+                                       const gr_tensor *actions, int cat, int k, gr_tensor *tokens);
+
 /* The Euler loop: actions [horizon, action_dim] float32 hold the initial
  * noise on entry and action_pred on return; velocities [steps*horizon,
  * action_dim] float32 receive each step's velocity. */

@@ -640,3 +640,46 @@ groot_status groot_policy_get_action(groot_policy *p, const groot_observation *o
         *num_actions = p->num_action_keys;
     return GROOT_OK;
 }
+
+groot_status groot_policy_warmup(groot_policy *p)
+{
+    if (!p || !p->model || !p->plan)
+        return GROOT_ERR_INVALID_ARG;
+    const gr_data_config *c = p->cfg;
+    int nv = c->video_order.count, ns = p->num_state_keys, S = p->dims.image_size;
+    groot_array *arrays = calloc((size_t)(nv + ns), sizeof *arrays);
+    uint8_t *frame = malloc((size_t)S * S * 3);
+    int total_state = 0;
+    for (int k = 0; k < ns; k++)
+        total_state += gr_plan_raw_dim(p->plan, GR_SIDE_STATE, k);
+    double *state = calloc((size_t)total_state + 1, sizeof *state);
+    groot_status st = GROOT_OK;
+    if (!arrays || !frame || !state) {
+        st = gr_fail(&p->base.err, GROOT_ERR_NOMEM, "out of memory for the warm-up");
+        goto done;
+    }
+    memset(frame, 128, (size_t)S * S * 3);
+    for (int v = 0; v < nv; v++)
+        arrays[v] = (groot_array){c->video_order.items[v], GROOT_U8, 4, {1, S, S, 3}, frame};
+    double *row = state;
+    for (int k = 0; k < ns; k++) {
+        const char *key = gr_plan_key(p->plan, GR_SIDE_STATE, k);
+        int d = gr_plan_raw_dim(p->plan, GR_SIDE_STATE, k);
+        const char *dot = strchr(key, '.');
+        const gr_meta_key *mk = gr_metadata_key(p->md, "state", dot ? dot + 1 : key);
+        for (int j = 0; j < d; j++)
+            row[j] = mk && mk->stat[GR_STAT_MEAN] && j < mk->stat_len[GR_STAT_MEAN] ? mk->stat[GR_STAT_MEAN][j] : 0.0;
+        arrays[nv + k] = (groot_array){key, GROOT_F64, 2, {1, d}, row};
+        row += d;
+    }
+    const char *instr[1] = {"warm up"};
+    groot_observation obs = {.arrays = arrays, .num_arrays = nv + ns, .instructions = instr};
+    gr_noise_rng saved = p->rng;
+    st = groot_policy_get_action(p, &obs, NULL, NULL);
+    p->rng = saved;
+done:
+    free(arrays);
+    free(frame);
+    free(state);
+    return st;
+}

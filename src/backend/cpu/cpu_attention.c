@@ -71,14 +71,19 @@ groot_status gr_cpu_attention(gr_backend *be, const gr_tensor *q, const gr_tenso
         blk = 1;
     if (blk > lq)
         blk = lq;
-    const int team = cb->threads < heads ? cb->threads : heads;
+    /* Per score: 4 * head_dim FLOPs of sgemm (~0.02 ns each) and an expf;
+     * a causal mask halves the scores. Small attentions run on one thread. */
+    const double scores = (double)heads * (double)lq * (causal ? (double)(lk + 1) * 0.5 : (double)lk);
+    int team = gr_cpu_team(cb, scores * ((double)head_dim / 16.0 + 2.0));
+    if (team > heads)
+        team = heads;
     float *scratch = NULL;
     GR_TRY(gr_cpu_scratch(cb, (size_t)team * (size_t)(blk * lk), &scratch));
 
     const int group = heads / kv_heads;
     const float *qd = q->data, *kd = k->data, *vd = v->data;
     float *od = out->data;
-#pragma omp parallel for num_threads(team) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(dynamic, 1)
     for (int h = 0; h < heads; h++) {
         float *s = scratch + (size_t)omp_get_thread_num() * (size_t)(blk * lk);
         const int64_t kvo = (int64_t)(h / group) * head_dim, qo = (int64_t)h * head_dim;

@@ -152,7 +152,8 @@ static groot_status cpu_upload(gr_backend *be, gr_tensor *dst, const void *src, 
      * anything else goes through float32 one row at a time. */
     if (dst->dtype == GR_F32) {
         gr_cpu_backend *cb = gr_cpu(be);
-#pragma omp parallel for num_threads(cb->threads) schedule(static)
+        const int team = gr_cpu_team(cb, (double)rows * (double)cols * 1.0);
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
         for (int64_t r = 0; r < rows; r++)
             gr_cpu_to_f32(s + (size_t)(r * cols) * ses, src_dtype, (float *)d + r * dst->ld, cols);
         return GROOT_OK;

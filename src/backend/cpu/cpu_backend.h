@@ -24,6 +24,35 @@ typedef struct gr_cpu_backend {
 
 static inline gr_cpu_backend *gr_cpu(gr_backend *be) { return (gr_cpu_backend *)be; }
 
+/* Team sizing. A parallel region's fork/join costs ~2 us while the team is
+ * still spinning from the last region, 10-50 us when its threads must be
+ * woken, and whole scheduler slices (~5 ms measured) when other processes
+ * hold the cores: on a loaded 2-core machine a 2-thread region over a
+ * 1000-element row add took 5 ms against 0.3 us serial. OpenMP's wait
+ * policy (OMP_WAIT_POLICY, GOMP_SPINCOUNT) is process-global and can't be
+ * set per backend, so instead small ops never fork: every region passes
+ * num_threads(team) if(team > 1) with team from gr_cpu_team, which gives
+ * each thread at least GR_CPU_GRAIN_NS of estimated serial work (the ops
+ * estimate their cost in nanoseconds of one core from measured per-element
+ * and per-FLOP rates). A region is thus parallel only above ~100 us of
+ * work, where even a cold wake-up is a small fraction of what it saves. */
+#define GR_CPU_GRAIN_NS 50000.0
+
+static inline int gr_cpu_team(const gr_cpu_backend *cb, double work_ns)
+{
+    double t = work_ns / GR_CPU_GRAIN_NS;
+    if (!(t >= 2.0)) /* also catches NaN */
+        return 1;
+    return t >= (double)cb->threads ? cb->threads : (int)t;
+}
+
+/* Estimated serial cost, in ns, of one element of an activation (tanhf
+ * dominates GELU: ~7.5 ns measured; expf ~2 ns). */
+static inline double gr_cpu_act_cost(gr_act act)
+{
+    return act == GR_ACT_GELU_TANH ? 8.0 : act == GR_ACT_SILU ? 2.0 : 0.25;
+}
+
 /* A float buffer of at least n floats, owned by the backend. */
 groot_status gr_cpu_scratch(gr_cpu_backend *cb, size_t n, float **out);
 

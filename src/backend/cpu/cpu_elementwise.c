@@ -1,7 +1,8 @@
 /*
  * Elementwise and data-movement ops on the CPU: activations, swiglu,
  * broadcast row adds, axpy, dtype-converting copies, token embedding and
- * patch extraction. All row-parallel over this backend's OpenMP team.
+ * patch extraction. Row-parallel over this backend's OpenMP team when big
+ * enough to pay for the fork (gr_cpu_team).
  */
 #include <math.h>
 #include <string.h>
@@ -40,7 +41,8 @@ groot_status gr_cpu_activation(gr_backend *be, const gr_tensor *x, gr_act act, g
     if (!gr_cpu_act_valid(act))
         return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "activation: unknown activation %d", (int)act);
     const int64_t rows = x->rows, n = x->cols;
-#pragma omp parallel for num_threads(cb->threads) schedule(static)
+    const int team = gr_cpu_team(cb, (double)rows * (double)n * (0.25 + gr_cpu_act_cost(act)));
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = (const float *)x->data + r * x->ld;
         float *yr = (float *)y->data + r * y->ld;
@@ -57,7 +59,8 @@ groot_status gr_cpu_swiglu(gr_backend *be, const gr_tensor *gate, const gr_tenso
     GR_TRY(gr_cpu_check(be, "swiglu", "up", up, GR_F32, gate->rows, gate->cols));
     GR_TRY(gr_cpu_check(be, "swiglu", "y", y, GR_F32, gate->rows, gate->cols));
     const int64_t rows = gate->rows, n = gate->cols;
-#pragma omp parallel for num_threads(cb->threads) schedule(static)
+    const int team = gr_cpu_team(cb, (double)rows * (double)n * (0.25 + gr_cpu_act_cost(GR_ACT_SILU)));
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *g = (const float *)gate->data + r * gate->ld;
         const float *u = (const float *)up->data + r * up->ld;
@@ -77,7 +80,8 @@ groot_status gr_cpu_add_rows(gr_backend *be, const gr_tensor *x, const gr_tensor
     if (rows->rows == 0 && x->rows > 0)
         return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "add_rows: rows tensor is empty");
     const int64_t nr = x->rows, n = x->cols;
-#pragma omp parallel for num_threads(cb->threads) schedule(static)
+    const int team = gr_cpu_team(cb, (double)nr * (double)n * 0.25);
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
     for (int64_t r = 0; r < nr; r++) {
         const float *xr = (const float *)x->data + r * x->ld;
         const float *ar = (const float *)rows->data + (r % rows->rows) * rows->ld;
@@ -94,7 +98,8 @@ groot_status gr_cpu_axpy(gr_backend *be, float alpha, const gr_tensor *x, gr_ten
     GR_TRY(gr_cpu_check(be, "axpy", "x", x, GR_F32, -1, -1));
     GR_TRY(gr_cpu_check(be, "axpy", "y", y, GR_F32, x->rows, x->cols));
     const int64_t nr = x->rows, n = x->cols;
-#pragma omp parallel for num_threads(cb->threads) schedule(static)
+    const int team = gr_cpu_team(cb, (double)nr * (double)n * 0.25);
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
     for (int64_t r = 0; r < nr; r++) {
         const float *xr = (const float *)x->data + r * x->ld;
         float *yr = (float *)y->data + r * y->ld;
@@ -131,7 +136,8 @@ groot_status gr_cpu_copy(gr_backend *be, const gr_tensor *src, gr_tensor *dst)
     const size_t ss = gr_dtype_size(src->dtype), ds = gr_dtype_size(dst->dtype);
     const int64_t nr = src->rows, n = src->cols;
     if (src->dtype == dst->dtype) {
-#pragma omp parallel for num_threads(cb->threads) schedule(static)
+        const int team = gr_cpu_team(cb, (double)nr * (double)n * 0.25);
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
         for (int64_t r = 0; r < nr; r++)
             memmove((char *)dst->data + (size_t)(r * dst->ld) * ds,
                     (const char *)src->data + (size_t)(r * src->ld) * ss, (size_t)n * ss);
@@ -140,7 +146,8 @@ groot_status gr_cpu_copy(gr_backend *be, const gr_tensor *src, gr_tensor *dst)
     if (!gr_cpu_is_float(src->dtype) || !gr_cpu_is_float(dst->dtype))
         return gr_fail(&be->err, GROOT_ERR_UNSUPPORTED, "copy: %s to %s (only float dtypes convert)",
                        gr_dtype_name(src->dtype), gr_dtype_name(dst->dtype));
-#pragma omp parallel for num_threads(cb->threads) schedule(static)
+    const int team = gr_cpu_team(cb, (double)nr * (double)n * 1.0);
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
     for (int64_t r = 0; r < nr; r++) {
         float tmp[256];
         convert_row((const char *)src->data + (size_t)(r * src->ld) * ss, src->dtype,
@@ -202,7 +209,8 @@ groot_status gr_cpu_patchify(gr_backend *be, const gr_tensor *pixels, int channe
     const int64_t per_view = (int64_t)gh * gw, views = pixels->rows;
     GR_TRY(gr_cpu_check(be, "patchify", "y", y, GR_F32, views * per_view, (int64_t)channels * patch * patch));
     const int64_t total = views * per_view;
-#pragma omp parallel for num_threads(cb->threads) schedule(static)
+    const int team = gr_cpu_team(cb, (double)total * (double)channels * patch * patch * 0.5);
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
     for (int64_t p = 0; p < total; p++) {
         const int64_t vi = p / per_view, pi = p % per_view;
         const int py = (int)(pi / gw), px = (int)(pi % gw);

@@ -79,10 +79,14 @@ groot_status gr_cpu_linear(gr_backend *be, const gr_tensor *x, const gr_linear *
     if (aliased && act != GR_ACT_NONE)
         GR_TRY(gr_cpu_scratch(cb, (size_t)(m * n), &prod));
     const int64_t ldy = y->ld, ldr = res ? residual->ld : 0;
-    int team = cb->threads;
+    /* The column bands pay off only on a large product: ~0.03 ns per
+     * multiply-add single-threaded (small shapes run below sgemm's peak),
+     * plus the epilogue. Below the grain one thread does it all, no fork. */
+    const double mn = (double)m * (double)n;
+    int team = gr_cpu_team(cb, mn * (double)k * 0.03 + mn * (gr_cpu_act_cost(act) + (bias || res ? 0.25 : 0.0)));
     if ((int64_t)team > (n + BAND_ALIGN - 1) / BAND_ALIGN)
         team = (int)((n + BAND_ALIGN - 1) / BAND_ALIGN);
-#pragma omp parallel num_threads(team)
+#pragma omp parallel num_threads(team) if (team > 1)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         const int64_t per = ((n + nt - 1) / nt + BAND_ALIGN - 1) / BAND_ALIGN * BAND_ALIGN;

@@ -53,7 +53,8 @@ groot_status gr_cpu_layernorm(gr_backend *be, const gr_tensor *x, const gr_tenso
         bd = b->data;
     }
     const int64_t rows = x->rows, n = x->cols;
-#pragma omp parallel for num_threads(cb->threads) schedule(static)
+    const int team = gr_cpu_team(cb, (double)rows * (double)n * 1.5);
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = (const float *)x->data + r * x->ld;
         float *yr = (float *)y->data + r * y->ld;
@@ -80,7 +81,8 @@ groot_status gr_cpu_rmsnorm(gr_backend *be, const gr_tensor *x, const gr_tensor 
     GR_TRY(gr_cpu_check(be, "rmsnorm", "weight", w, GR_F32, 1, x->cols));
     const int64_t rows = x->rows, n = x->cols;
     const float *wd = w->data;
-#pragma omp parallel for num_threads(cb->threads) schedule(static)
+    const int team = gr_cpu_team(cb, (double)rows * (double)n * 1.0);
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = (const float *)x->data + r * x->ld;
         float *yr = (float *)y->data + r * y->ld;
@@ -101,7 +103,8 @@ groot_status gr_cpu_modulate(gr_backend *be, const gr_tensor *x, const gr_tensor
     GR_TRY(gr_cpu_check(be, "modulate", "shift", shift, GR_F32, 1, x->cols));
     const int64_t rows = x->rows, n = x->cols;
     const float *sc = scale->data, *sh = shift->data;
-#pragma omp parallel for num_threads(cb->threads) schedule(static)
+    const int team = gr_cpu_team(cb, (double)rows * (double)n * 1.5);
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = (const float *)x->data + r * x->ld;
         float *yr = (float *)y->data + r * y->ld;
@@ -132,7 +135,8 @@ groot_status gr_cpu_qk_norm_rope(gr_backend *be, gr_tensor *x, int heads, int he
                        (long long)cos->rows, (long long)sin->rows, (long long)x->rows);
     const int64_t rows = x->rows;
     const float *wd = w->data;
-#pragma omp parallel for num_threads(cb->threads) schedule(static)
+    const int team = gr_cpu_team(cb, (double)rows * (double)heads * head_dim * 2.0);
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *c = (const float *)cos->data + r * cos->ld;
         const float *s = (const float *)sin->data + r * sin->ld;

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Everything groot checks and measures on a GPU, in one go, from a build made
+# elsewhere (scripts/device_pack.sh) and carried to the GPU machine:
+#   1. the CUDA backend's op tests, the CUDA engine against the tiny goldens
+#      (fp32 <= 1e-4, tf32 <= 2e-3) and the batch rule;
+#   2. compute-sanitizer memcheck and racecheck on a tiny forward;
+#   3. a synthetic n1.5-3b checkpoint: CUDA at every precision against the CPU
+#      fp32 path;
+#   4. benchmarks: every component at bf16, fp16, tf32 and fp32 (B=1), and
+#      throughput of the whole call at B = 1, 4, 8, 16 (bf16).
+# Full logs and JSON land in $OUT (or /tmp/groot-out); a short table is
+# printed last. Usage: scripts/device_check.sh [PACKED_DIR (.dev)] [quick]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+B=${1:-.dev}
+MODE=${2:-full}
+OUT=${OUT:-/tmp/groot-out}
+mkdir -p "$OUT"
+LOG="$OUT/device_check.log"
+: >"$LOG"
+summary=()
+add() { summary+=("$(printf '%-44s %s' "$1" "$2")"); }
+
+# The carried build needs its non-CUDA shared libraries beside it.
+if [ -f "$B/devlibs.tgz" ]; then
+  mkdir -p /tmp/groot-devlibs && tar xzf "$B/devlibs.tgz" -C /tmp/groot-devlibs
+  export LD_LIBRARY_PATH=/tmp/groot-devlibs:${LD_LIBRARY_PATH:-}
+fi
+# Tests were compiled with the source tree's absolute path: make it resolve here.
+src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$B/CMakeCache.txt")
+if [ -n "$src" ] && [ ! -e "$src" ]; then mkdir -p "$(dirname "$src")" && ln -s "$PWD" "$src"; fi
+
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader | tee -a "$LOG"
+card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+G="$B/groot"
+tiny=tests/data/goldens/tiny/checkpoint
+cases=tests/data/goldens/tiny/cases.safetensors
+
+step() { echo "== $*" | tee -a "$LOG"; }
+figures() { grep '^figure ' "$1" | while read -r _ k v; do add "$k" "$v"; done; }
+
+step "1. CUDA op tests, goldens, batch rule"
+if "$B/tests/test_backend_cuda" >"$OUT/test_backend_cuda.log" 2>&1; then
+  add "test_backend_cuda (every op vs CPU)" PASS
+else
+  add "test_backend_cuda (every op vs CPU)" "FAIL (rc $?)"
+fi
+tail -n 5 "$OUT/test_backend_cuda.log" >>"$LOG"
+for p in fp32:1e-4 tf32:2e-3 bf16:2e-2 fp16:2e-2; do
+  "$B/tests/check_device" golden "${p%%:*}" "${p##*:}" >"$OUT/golden_${p%%:*}.log" 2>&1
+  add "goldens cuda ${p%%:*} (tol ${p##*:})" "$([ $? = 0 ] && echo PASS || echo FAIL)"
+  figures "$OUT/golden_${p%%:*}.log"
+done
+"$B/tests/check_device" batch "$tiny" >"$OUT/batch.log" 2>&1
+add "batch rule B=4 (cuda fp32)" "$([ $? = 0 ] && echo PASS || echo FAIL)"
+figures "$OUT/batch.log"
+
+step "2. compute-sanitizer"
+for tool in memcheck racecheck; do
+  if compute-sanitizer --tool $tool --error-exitcode 3 "$G" forward --device cuda --model "$tiny" \
+      --inputs "$cases" --prefix a.0 --out /tmp/o.safetensors >"$OUT/sanitizer_$tool.log" 2>&1; then
+    add "compute-sanitizer $tool (tiny forward)" "clean"
+  else
+    add "compute-sanitizer $tool (tiny forward)" "REPORTS: see sanitizer_$tool.log"
+  fi
+  grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitizer_$tool.log" | tail -n 2 >>"$LOG"
+done
+[ "$MODE" = quick ] && { printf '%s\n' "${summary[@]}"; exit 0; }
+
+step "3. synthetic n1.5-3b: CUDA vs CPU fp32"
+m3b=/tmp/groot-3b
+[ -f $m3b/config.json ] || "$G" synth --preset n1.5-3b --seed 1 --out $m3b 2>&1 | tail -n 1 | tee -a "$LOG"
+"$G" info --model $m3b >"$OUT/info_3b.txt" 2>&1
+"$B/tests/check_device" parity $m3b fp32,tf32,bf16,fp16 >"$OUT/parity.log" 2>&1
+add "3B parity (cuda vs cpu fp32)" "$([ $? = 0 ] && echo PASS || echo FAIL)"
+figures "$OUT/parity.log"
+tail -n 3 "$OUT/parity.log" >>"$LOG"
+
+step "4. benchmarks on $card"
+for p in bf16 fp16 tf32 fp32; do
+  "$G" bench --model $m3b --device cuda --precision $p --component every --batch 1 --views 1 \
+    --iters 50 --warmup 5 --json >"$OUT/bench_$p.jsonl" 2>"$OUT/bench_$p.err"
+done
+for b in 1 4 8 16; do
+  "$G" bench --model $m3b --device cuda --precision bf16 --component all --batch $b --views 1 \
+    --iters 30 --warmup 3 --json >"$OUT/throughput_b$b.jsonl" 2>"$OUT/throughput_b$b.err"
+done
+python3 - "$OUT" <<'EOF' | tee "$OUT/bench_table.txt"
+import json, sys, glob, os
+out = sys.argv[1]
+print("%-8s %-15s %10s %10s %10s %10s %7s" % ("prec", "component", "median ms", "p90 ms", "floor ms", "ratio", "B"))
+for p in ["bf16", "fp16", "tf32", "fp32"]:
+    f = os.path.join(out, "bench_%s.jsonl" % p)
+    if not os.path.exists(f):
+        continue
+    for line in open(f):
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        print("%-8s %-15s %10.4f %10.4f %10.4f %10.2f %7d" % (p, r.get("component"), r.get("median_ms", 0),
+              r.get("p90_ms", 0), r.get("floor_ms", 0), r.get("ratio", 0), r.get("batch", 0)))
+for b in [1, 4, 8, 16]:
+    f = os.path.join(out, "throughput_b%d.jsonl" % b)
+    if not os.path.exists(f):
+        continue
+    for line in open(f):
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        ms = r.get("median_ms", 0)
+        if ms:
+            print("throughput bf16 B=%-3d %9.3f ms/call %9.1f samples/s %10.1f actions/s  gpu mem %s MiB" %
+                  (b, ms, 1000.0 / ms * b, 1000.0 / ms * b * 16, r.get("gpu_mem_mib", "?")))
+EOF
+echo
+echo "== summary ($card)"
+printf '%s\n' "${summary[@]}"

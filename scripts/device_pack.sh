@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Packs a CUDA build made here (default build-dev) into .dev/ for the GPU
+# machine, which has CUDA but none of groot's Debian dependencies: the groot
+# binary, the device test programs, the build's CMakeCache.txt (it names the
+# source path the tests were compiled with) and, in devlibs.tgz, the non-CUDA
+# shared libraries they load. Carry .dev to the device and run
+# scripts/device_check.sh there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${1:-build-dev}
+rm -rf .dev && mkdir -p .dev/tests
+cp "$B/groot" .dev/
+cp "$B/tests/check_device" "$B/tests/test_backend_cuda" .dev/tests/
+cp "$B/CMakeCache.txt" .dev/
+tmp=$(mktemp -d)
+for bin in .dev/groot .dev/tests/*; do
+  ldd "$bin" 2>/dev/null | awk '/=> \// {print $3}'
+done | sort -u | grep -v -E 'libcuda|libcublas|libcudart|libc\.so|libm\.so|libdl|libpthread|librt|ld-linux|libstdc\+\+|libgcc_s' |
+  while read -r lib; do cp -L "$lib" "$tmp/"; done
+tar czf .dev/devlibs.tgz -C "$tmp" .
+rm -rf "$tmp"
+du -sh .dev
