@@ -118,6 +118,40 @@ typedef struct groot_timings {
 groot_status groot_forward(groot_model *model, const groot_sample *samples, int batch,
                            groot_sample_out *outs, groot_timings *timings);
 
+/* ----------------------------------------------------------- benchmarks --- */
+/* Times one component of the network on synthetic inputs (the reference's
+ * run_groot_torchtrt.py --benchmark cuda_event) with the backend's timer
+ * marks (CUDA events on the GPU, the monotonic clock on the CPU), and
+ * compares it with its floor on this device: the bytes it must move over
+ * the measured copy bandwidth, or the FLOPs it must do over the measured
+ * GEMM rate in its precision, whichever is larger.
+ *
+ * component: vit, llm, vl (vlln + vl_self_attention), state_encoder,
+ * action_encoder, dit (one step), action_decoder, action_head (state
+ * encoder and every step), backbone (vit + llm), all (the whole forward:
+ * upload, network, download). Anything else is GROOT_ERR_INVALID_ARG
+ * naming the valid ones. seq_len 0 takes the reference benchmark's prompt
+ * length: 38 + views*(tokens_per_image + 7) - 7. The model's plan is left
+ * sized for this shape. */
+typedef struct groot_bench_result {
+    const char *component; /* static string */
+    int batch, views, seq_len, iters;
+    double median_ms, min_ms, p90_ms, mean_ms;
+    double bytes, flops;          /* what one call must move and compute */
+    double bandwidth_gbs;         /* measured copy bandwidth, GB/s (read + write) */
+    double matrix_tflops;         /* measured GEMM rate in this component's precision(s) */
+    double floor_ms;              /* max(bytes / bandwidth, flops / matrix rate) */
+    double ratio;                 /* median_ms / floor_ms */
+} groot_bench_result;
+
+groot_status groot_bench(groot_model *model, const char *component, int batch, int views, int seq_len, int iters,
+                         int warmup, groot_bench_result *out);
+
+/* The rates the floors use, measured on the model's device on first use
+ * (well under 2 s on the CPU) and cached in the model. matrix_tflops is the
+ * GEMM rate in the language model's precision. Either pointer may be NULL. */
+groot_status groot_bench_device_rates(groot_model *model, double *bandwidth_gbs, double *matrix_tflops);
+
 /* --------------------------------------------------------- tensor files --- */
 /* Named tensors in a .safetensors file: what `groot forward` reads and
  * writes, and what tests compare. Reading memory-maps and validates the file. */

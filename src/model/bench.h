@@ -81,9 +81,9 @@ typedef struct gr_bench_rates {
     double matrix_tflops[GR_COMP_COUNT]; /* a large GEMM in each component's precision, FLOP/s / 1e12 */
 } gr_bench_rates;
 
-/* Fills bandwidth_gbs, matrix_tflops, floor_ms and ratio of r from its
- * bytes/flops (recounted from w) and the rates:
- * floor_ms = max(bytes / bandwidth, flops / matrix rate). */
+/* Sets r's bytes and flops from w, and, given measured rates (NULL or
+ * unmeasured leaves them zero), bandwidth_gbs, matrix_tflops, floor_ms =
+ * max(bytes / bandwidth, flops / matrix rate) and ratio = median / floor. */
 void gr_bench_floor(const gr_bench_work *w, const gr_bench_rates *rates, gr_bench_result *r);
 
 /* ---- the device (bench_rates.c) ---- */
@@ -93,5 +93,11 @@ void gr_bench_floor(const gr_bench_work *w, const gr_bench_rates *rates, gr_benc
  * takes long enough to time, so a slow device (the CPU) stops small and
  * fast (well under 2 s in all) and a fast one runs large. */
 groot_status gr_bench_measure_rates(gr_model *m, gr_bench_rates *out, gr_error *err);
+
+/* ---- the public handle (model_api.c) ---- */
+
+/* bench_api.c's way into a groot_model: its network, its cached rates and
+ * its error slot (cleared). Fails when the model did not open. */
+groot_status gr_model_handle_bench(groot_model *model, gr_model **m, gr_bench_rates **rates, gr_error **err);
 
 #endif

@@ -13,6 +13,7 @@
 #include "model/bench.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define GROW_MS 25.0
 #define BEST_OF 3
@@ -147,7 +148,8 @@ static groot_status gemm_alloc(gr_backend *be, const gr_precision *p, int64_t n,
 
 static groot_status measure_gemm(gr_backend *be, const gr_precision *p, double *tflops)
 {
-    gemm_ctx g = {{0}};
+    gemm_ctx g;
+    memset(&g, 0, sizeof g);
     groot_status st = GROOT_OK;
     double ms = 0;
     int64_t n = 256;

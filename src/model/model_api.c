@@ -3,6 +3,7 @@
  */
 #include <stdlib.h>
 
+#include "model/bench.h"
 #include "model/describe.h"
 #include "model/model.h"
 
@@ -17,6 +18,7 @@ struct groot_model {
     gr_handle h; /* first: groot_errmsg reads any handle through it */
     gr_model *m;
     char *describe;
+    gr_bench_rates bench_rates; /* measured by the first benchmark (bench_api.c) */
 };
 
 void groot_model_options_init(groot_model_options *opts)
@@ -115,4 +117,15 @@ const char *groot_model_describe(groot_model *model)
     if (st)
         gr_fail(&model->h.err, st, "describing the model: the report was cut short");
     return model->describe;
+}
+
+groot_status gr_model_handle_bench(groot_model *model, gr_model **m, gr_bench_rates **rates, gr_error **err)
+{
+    if (!model)
+        return GROOT_ERR_INVALID_ARG;
+    *err = &model->h.err;
+    GR_TRY(require_open(model));
+    *m = model->m;
+    *rates = &model->bench_rates;
+    return GROOT_OK;
 }

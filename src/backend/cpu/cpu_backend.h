@@ -24,19 +24,22 @@ typedef struct gr_cpu_backend {
 
 static inline gr_cpu_backend *gr_cpu(gr_backend *be) { return (gr_cpu_backend *)be; }
 
-/* Team sizing. A parallel region's fork/join costs ~2 us while the team is
- * still spinning from the last region, 10-50 us when its threads must be
- * woken, and whole scheduler slices (~5 ms measured) when other processes
- * hold the cores: on a loaded 2-core machine a 2-thread region over a
- * 1000-element row add took 5 ms against 0.3 us serial. OpenMP's wait
- * policy (OMP_WAIT_POLICY, GOMP_SPINCOUNT) is process-global and can't be
- * set per backend, so instead small ops never fork: every region passes
- * num_threads(team) if(team > 1) with team from gr_cpu_team, which gives
- * each thread at least GR_CPU_GRAIN_NS of estimated serial work (the ops
- * estimate their cost in nanoseconds of one core from measured per-element
- * and per-FLOP rates). A region is thus parallel only above ~100 us of
- * work, where even a cold wake-up is a small fraction of what it saves. */
-#define GR_CPU_GRAIN_NS 50000.0
+/* Team sizing. A parallel region's fork/join costs a few us while the
+ * team is still spinning from the last region and 10-50 us when its threads
+ * must be woken, but a whole scheduler slice when another process holds the
+ * worker's core: measured on a loaded 2-core machine, a 2-thread region over
+ * a 1000-element row add took 5 ms against 0.3 us serial, and two tiny-model
+ * forwards side by side (as under ctest -j2) spent ~6 ms per parallel region.
+ * OpenMP's wait policy (OMP_WAIT_POLICY, GOMP_SPINCOUNT) is process-global,
+ * so instead small ops never fork: every region passes num_threads(team)
+ * if(team > 1) with team from gr_cpu_team, which gives each thread at least
+ * GR_CPU_GRAIN_NS of estimated work. The ops estimate their cost in
+ * nanoseconds of one core from measured per-element and per-FLOP rates. An
+ * op is thus parallel only above ~2 ms of serial work: below that the most
+ * a second core could save (< 1 ms) is less than one lost slice under
+ * contention, while every large-model GEMM and attention (2-50 ms) keeps
+ * the whole team. */
+#define GR_CPU_GRAIN_NS 1.0e6
 
 static inline int gr_cpu_team(const gr_cpu_backend *cb, double work_ns)
 {

@@ -53,7 +53,7 @@ groot_status gr_cpu_layernorm(gr_backend *be, const gr_tensor *x, const gr_tenso
         bd = b->data;
     }
     const int64_t rows = x->rows, n = x->cols;
-    const int team = gr_cpu_team(cb, (double)rows * (double)n * 1.5);
+    const int team = gr_cpu_team(cb, (double)rows * (double)n * 1.2);
 #pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = (const float *)x->data + r * x->ld;
@@ -103,7 +103,7 @@ groot_status gr_cpu_modulate(gr_backend *be, const gr_tensor *x, const gr_tensor
     GR_TRY(gr_cpu_check(be, "modulate", "shift", shift, GR_F32, 1, x->cols));
     const int64_t rows = x->rows, n = x->cols;
     const float *sc = scale->data, *sh = shift->data;
-    const int team = gr_cpu_team(cb, (double)rows * (double)n * 1.5);
+    const int team = gr_cpu_team(cb, (double)rows * (double)n * 1.2);
 #pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = (const float *)x->data + r * x->ld;
