@@ -37,7 +37,7 @@ tiny=tests/data/goldens/tiny/checkpoint
 cases=tests/data/goldens/tiny/cases.safetensors
 
 step() { echo "== $*" | tee -a "$LOG"; }
-figures() { grep '^figure ' "$1" | while read -r _ k v; do add "$k" "$v"; done; }
+figures() { while read -r _ k v; do add "$k" "$v"; done < <(grep "^figure " "$1"); }
 
 step "1. CUDA op tests, goldens, batch rule"
 if "$B/tests/test_backend_cuda" >"$OUT/test_backend_cuda.log" 2>&1; then
