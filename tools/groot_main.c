@@ -15,6 +15,7 @@ static const command commands[] = {
     {"run", cmd_run, "observation in, actions out: images, state, instruction -> actions per key"},
     {"forward", cmd_forward, "run the network on preprocessed inputs from a .safetensors file"},
     {"serve", cmd_serve, "serve robots over ZeroMQ + msgpack (and HTTP)"},
+    {"bench", cmd_bench, "time components of the pipeline against the device's floor"},
     {"synth", cmd_synth, "write a checkpoint with seeded random weights (tiny or n1.5-3b)"},
     {"info", cmd_info, "describe a checkpoint: configuration, parameters, memory"},
     {"tokenize", cmd_tokenize, "print the token ids of a text as JSON"},

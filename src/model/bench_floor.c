@@ -17,6 +17,12 @@
  * between the parts of a composite component (backbone, action_head, all)
  * are, since each part writes them to memory and the next reads them back.
  *
+ * In `all`, the uploads and downloads count as bytes moved like any other
+ * (the floor does not model the host link). The bandwidth comes from a copy
+ * far larger than any cache, so a component whose bytes fit in cache (the
+ * tiny test model's smallest parts) can beat its floor: ratio < 1 there
+ * means cache-resident, not impossible.
+ *
  * FLOPs. Only matrix products: a linear [m, k] x [k, n] is 2*m*k*n, and
  * attention over Lq queries and Lk keys with `heads` heads of width d is
  * 2*Lq*Lk*d per head for q k^T and as much again for p v:
