@@ -16,8 +16,12 @@ if command -v clang >/dev/null 2>&1; then
     [ -x "$f" ] || continue
     name=$(basename "$f")
     mkdir -p "build-fuzz/corpus-$name"
+    # The checked-in seeds (tests/fuzz/corpus/<name without fuzz_>) are read
+    # only: libFuzzer writes new inputs into the first directory alone.
+    seeds=()
+    [ -d "tests/fuzz/corpus/${name#fuzz_}" ] && seeds=("tests/fuzz/corpus/${name#fuzz_}")
     echo "fuzzing $name for ${GROOT_FUZZ_SECONDS:-30} s"
-    "$f" -max_total_time="${GROOT_FUZZ_SECONDS:-30}" -rss_limit_mb=2048 "build-fuzz/corpus-$name" \
+    "$f" -max_total_time="${GROOT_FUZZ_SECONDS:-30}" -rss_limit_mb=2048 "build-fuzz/corpus-$name" ${seeds[@]+"${seeds[@]}"} \
       > "build-fuzz/$name.log" 2>&1 || { tail -n 40 "build-fuzz/$name.log"; echo "fuzzer $name failed"; exit 1; }
     tail -n 2 "build-fuzz/$name.log"
   done

@@ -357,6 +357,68 @@ static void test_metadata_errors(void)
     fixture_free(&f);
 }
 
+/* Inputs the fuzzers (tests/fuzz) found: a key given twice leaked its
+ * first statistics and rotation_type (the last entry now wins, as with
+ * Python's json); huge numbers reached float-to-integer conversions that are
+ * undefined out of range, or overflowed the shape product. Run under the
+ * sanitizers, these fail on a leak or on undefined behaviour. */
+static void test_fuzz_regressions(void)
+{
+    gr_metadata *md = NULL;
+    gr_error err;
+    write_text(tmp_path("dup.json"),
+               "{\"gr1\": {\"statistics\": {\"state\": {\"a\": {\"min\": [1, 2]},"
+               " \"a\": {\"min\": [3], \"max\": [4]}}},"
+               " \"modalities\": {\"state\": {\"a\": {\"shape\": [9], \"rotation_type\": \"quaternion\"},"
+               " \"a\": {\"shape\": [1], \"rotation_type\": \"euler_angles_rpy\"}}}}}");
+    CHECK(gr_metadata_load(tmp_path("dup.json"), "gr1", &md, &err) == GROOT_OK, "%s", err.msg);
+    if (md) {
+        const gr_meta_key *k = gr_metadata_key(md, "state", "a");
+        CHECK(md->num_state == 1 && k && k->stat_len[GR_STAT_MIN] == 1 && k->stat[GR_STAT_MIN][0] == 3 &&
+                  k->stat_len[GR_STAT_MAX] == 1 && k->dim == 1 &&
+                  strcmp(k->rotation_type, "euler_angles_rpy") == 0,
+              "duplicate key: the last entry must win");
+    }
+    gr_metadata_free(md);
+
+    static const char *const shapes[] = {"[1e300]", "[2, 9e18]", "[-1]", "[1.5]", "[2000000, 2]"};
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        char text[256];
+        snprintf(text, sizeof text,
+                 "{\"gr1\": {\"modalities\": {\"state\": {\"a\": {\"shape\": %s}}}}}", shapes[i]);
+        write_text(tmp_path("shape.json"), text);
+        md = NULL;
+        CHECK(gr_metadata_load(tmp_path("shape.json"), "gr1", &md, &err) == GROOT_ERR_FORMAT,
+              "shape %s accepted", shapes[i]);
+        gr_metadata_free(md);
+    }
+    /* A zero dimension still makes an empty shape, whatever follows it. */
+    write_text(tmp_path("shape.json"),
+               "{\"gr1\": {\"modalities\": {\"state\": {\"a\": {\"shape\": [0, 3000000]}}}}}");
+    md = NULL;
+    CHECK(gr_metadata_load(tmp_path("shape.json"), "gr1", &md, &err) == GROOT_OK, "%s", err.msg);
+    gr_metadata_free(md);
+
+    static const char *const bad[] = {
+        "\"observation_indices\": [1e10]",
+        "\"action_indices\": [-3e9]",
+        "\"transforms\": [{\"transform\": \"GR00TTransform\", \"max_state_dim\": 1e12}]",
+        ("\"transforms\": [{\"transform\": \"VideoResize\", \"apply_to\": [\"video.v\"],"
+         " \"height\": 1e300, \"width\": 8}]"),
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "{\"video_keys\": [\"video.v\"], \"state_keys\": [], \"action_keys\": [],"
+                 " \"language_keys\": [], %s}", bad[i]);
+        write_text(tmp_path("big.json"), text);
+        gr_data_config *c = NULL;
+        CHECK(gr_data_config_load_file(tmp_path("big.json"), NULL, &c, &err) == GROOT_ERR_FORMAT,
+              "data config with %s accepted", bad[i]);
+        gr_data_config_free(c);
+    }
+}
+
 /* ---------------------------------------------------- hand-checked values */
 
 static void check_forward(fixture *f, const double *x, const double *want, int n, const char *what)
@@ -728,6 +790,7 @@ int main(void)
     test_bundled_configs();
     test_user_configs();
     test_metadata_errors();
+    test_fuzz_regressions();
     test_hand_values();
     test_rotation_values();
     test_rotation_round_trips();

@@ -2,6 +2,7 @@
  * Data config loading: assets/data_configs.json (or a user file in the same
  * schema) -> gr_data_config. See data_config.h and docs/data_configs.md.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,16 @@ void gr_data_config_free(gr_data_config *cfg)
 
 /* ---- parsing helpers; `ctx` is "file: config NAME" for messages ---- */
 
+/* Whether a JSON number is a whole value within int range (range-checked
+ * before the conversion, which is undefined for values out of range). */
+static int is_int_number(const cJSON *it)
+{
+    if (!cJSON_IsNumber(it))
+        return 0;
+    double d = it->valuedouble;
+    return d >= INT_MIN && d <= INT_MAX && d == (double)(int)d;
+}
+
 static groot_status get_strlist(const cJSON *obj, const char *field, const char *ctx, int required,
                                 gr_strlist *out, gr_error *err)
 {
@@ -114,7 +125,7 @@ static groot_status get_intlist(const cJSON *obj, const char *field, const char 
     const cJSON *it;
     cJSON_ArrayForEach(it, arr)
     {
-        if (!cJSON_IsNumber(it) || it->valuedouble != (double)(int)it->valuedouble)
+        if (!is_int_number(it))
             return gr_fail(err, GROOT_ERR_FORMAT, "%s: \"%s\"[%d] must be an integer", ctx,
                            field, *count);
         (*out)[(*count)++] = (int)it->valuedouble;
@@ -130,8 +141,7 @@ static groot_status get_int_field(const cJSON *obj, const char *field, const cha
         *out = def;
         return GROOT_OK;
     }
-    if (!cJSON_IsNumber(it) || it->valuedouble != (double)(int)it->valuedouble ||
-        it->valuedouble < 1)
+    if (!is_int_number(it) || it->valuedouble < 1)
         return gr_fail(err, GROOT_ERR_FORMAT, "%s: \"%s\" must be a positive integer", ctx, field);
     *out = (int)it->valuedouble;
     return GROOT_OK;

@@ -111,6 +111,12 @@ static groot_status parse_stats(gr_metadata *md, const cJSON *sec, const char *m
         gr_meta_key *k = key_slot(list, count, e->string);
         if (!k)
             return gr_fail(err, GROOT_ERR_NOMEM, "%s: out of memory", md->path);
+        /* A key given twice: the last entry wins, as with Python's json. */
+        for (int s = 0; s < GR_STAT_COUNT; s++) {
+            free(k->stat[s]);
+            k->stat[s] = NULL;
+            k->stat_len[s] = 0;
+        }
         for (int s = 0; s < GR_STAT_COUNT; s++) {
             const cJSON *a = cJSON_GetObjectItemCaseSensitive(e, k_stat_names[s]);
             if (!a || cJSON_IsNull(a))
@@ -149,7 +155,13 @@ static groot_status parse_modality(gr_metadata *md, const cJSON *sec, const char
         gr_meta_key *k = key_slot(list, count, e->string);
         if (!k)
             return gr_fail(err, GROOT_ERR_NOMEM, "%s: out of memory", md->path);
+        /* A key given twice: the last entry wins, as with Python's json. */
         k->has_modality = 1;
+        k->dim = 0;
+        free(k->rotation_type);
+        k->rotation_type = NULL;
+        k->absolute = 1;
+        k->continuous = 1;
         const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
         if (shape && !cJSON_IsNull(shape)) {
             if (!cJSON_IsArray(shape))
@@ -159,12 +171,17 @@ static groot_status parse_modality(gr_metadata *md, const cJSON *sec, const char
             const cJSON *d;
             cJSON_ArrayForEach(d, shape)
             {
-                if (!cJSON_IsNumber(d) || d->valuedouble < 0 ||
-                    d->valuedouble != (double)(long long)d->valuedouble)
+                /* Range-checked before any conversion: a huge value must not
+                 * reach the cast or overflow the product. */
+                long long v;
+                if (!gr_json_as_size(d, &v))
                     return gr_fail(err, GROOT_ERR_FORMAT,
                                    "%s: %s.shape must be a list of non-negative integers",
                                    md->path, ctx);
-                dim *= (long long)d->valuedouble;
+                if (dim != 0 && v > 1 << 20)
+                    return gr_fail(err, GROOT_ERR_FORMAT, "%s: %s.shape is implausibly large",
+                                   md->path, ctx);
+                dim *= v;
                 if (dim > 1 << 20)
                     return gr_fail(err, GROOT_ERR_FORMAT, "%s: %s.shape is implausibly large",
                                    md->path, ctx);
