@@ -8,15 +8,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build-dev}
-rm -rf .dev && mkdir -p .dev/tests
-cp "$B/groot" .dev/
-cp "$B/tests/check_device" "$B/tests/test_backend_cuda" .dev/tests/
-cp "$B/CMakeCache.txt" .dev/
+D=${2:-.dev}
+rm -rf "$D" && mkdir -p "$D/tests"
+cp "$B/groot" "$D/"
+cp "$B/tests/check_device" "$B/tests/test_backend_cuda" "$D/tests/"
+cp "$B/CMakeCache.txt" "$D/"
 tmp=$(mktemp -d)
-for bin in .dev/groot .dev/tests/*; do
+for bin in "$D/groot" "$D"/tests/*; do
   ldd "$bin" 2>/dev/null | awk '/=> \// {print $3}'
 done | sort -u | grep -v -E 'libcuda|libcublas|libcudart|libc\.so|libm\.so|libdl|libpthread|librt|ld-linux|libstdc\+\+|libgcc_s' |
   while read -r lib; do cp -L "$lib" "$tmp/"; done
-tar czf .dev/devlibs.tgz -C "$tmp" .
+tar czf "$D/devlibs.tgz" -C "$tmp" .
 rm -rf "$tmp"
-du -sh .dev
+du -sh "$D"
