@@ -7,7 +7,7 @@ for pc in libcjson libpcre2-8 libutf8proc libzmq libmicrohttpd; do
   pkg-config --exists "$pc" 2>/dev/null || need=1
 done
 for f in /usr/include/stb/stb_image.h /usr/include/msgpack.h; do [ -f "$f" ] || need=1; done
-ls /usr/include/*/openblas*/cblas.h /usr/include/cblas.h >/dev/null 2>&1 || need=1
+{ ls /usr/include/*/openblas*/cblas.h || ls /usr/include/cblas.h; } >/dev/null 2>&1 || need=1
 command -v cmake >/dev/null && command -v ninja >/dev/null || need=1
 if [ "$need" = 1 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
