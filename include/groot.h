@@ -142,6 +142,7 @@ typedef struct groot_bench_result {
     double matrix_tflops;         /* measured GEMM rate in this component's precision(s) */
     double floor_ms;              /* max(bytes / bandwidth, flops / matrix rate) */
     double ratio;                 /* median_ms / floor_ms */
+    double memory_mib;            /* device memory in use (GPU) or resident memory (CPU), MiB */
 } groot_bench_result;
 
 groot_status groot_bench(groot_model *model, const char *component, int batch, int views, int seq_len, int iters,

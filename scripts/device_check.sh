@@ -112,7 +112,7 @@ for b in [1, 4, 8, 16]:
         ms = r.get("median_ms", 0)
         if ms:
             print("throughput bf16 B=%-3d %9.3f ms/call %9.1f samples/s %10.1f actions/s  gpu mem %s MiB" %
-                  (b, ms, 1000.0 / ms * b, 1000.0 / ms * b * 16, r.get("gpu_mem_mib", "?")))
+                  (b, ms, 1000.0 / ms * b, 1000.0 / ms * b * 16, r.get("memory_mib", "?")))
 EOF
 echo
 echo "== summary ($card)"

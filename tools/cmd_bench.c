@@ -53,9 +53,9 @@ static void print_json(const groot_bench_result *r, const char *device, const ch
     json_string(precision);
     printf(",\"batch\":%d,\"views\":%d,\"seq_len\":%d,\"iters\":%d,\"median_ms\":%.6g,\"min_ms\":%.6g,"
            "\"p90_ms\":%.6g,\"mean_ms\":%.6g,\"bytes\":%.0f,\"flops\":%.0f,\"bandwidth_gbs\":%.6g,"
-           "\"matrix_tflops\":%.6g,\"floor_ms\":%.6g,\"ratio\":%.6g}\n",
+           "\"matrix_tflops\":%.6g,\"floor_ms\":%.6g,\"ratio\":%.6g,\"memory_mib\":%.1f}\n",
            r->batch, r->views, r->seq_len, r->iters, r->median_ms, r->min_ms, r->p90_ms, r->mean_ms, r->bytes,
-           r->flops, r->bandwidth_gbs, r->matrix_tflops, r->floor_ms, r->ratio);
+           r->flops, r->bandwidth_gbs, r->matrix_tflops, r->floor_ms, r->ratio, r->memory_mib);
 }
 
 static void print_header(void)

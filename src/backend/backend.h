@@ -158,6 +158,9 @@ typedef struct gr_backend_ops {
     groot_status (*timer_mark)(gr_backend *be, int slot);
     /* Milliseconds between two marks, after the work that follows them is done. */
     groot_status (*timer_elapsed)(gr_backend *be, int slot_from, int slot_to, double *ms);
+    /* Bytes of the backend's memory in use: the device's used memory on a
+     * GPU (all processes), this process's resident memory on the CPU. */
+    groot_status (*memory_in_use)(gr_backend *be, size_t *bytes);
 } gr_backend_ops;
 
 #define GR_TIMER_SLOTS 16

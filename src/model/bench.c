@@ -165,75 +165,48 @@ static groot_status host_make(const gr_model_config *cfg, int batch, int views, 
 typedef struct bench_ctx {
     gr_model *m;
     gr_bench_component c;
-    gr_tensor noise;  /* float32 [batch*horizon, action_dim]: each sample's initial noise */
-    gr_tensor dit_x0; /* float32 [DiT tokens, embed]: the DiT's input at step 0 */
+    gr_tensor noise;  /* float32 [batch*horizon, action_dim]: every sample's initial noise, stacked */
+    gr_tensor dit_x0; /* float32 [batch*DiT tokens, embed]: the DiT's input at step 0 */
 } bench_ctx;
-
-static gr_tensor slot_vit(const gr_model *m, const gr_sample_slot *s)
-{
-    return gr_view_rows(s->vit_embeds, 0, (int64_t)s->views * m->cfg.tokens_per_image);
-}
 
 static groot_status run_vit(gr_model *m)
 {
     gr_plan *p = &m->plan;
-    for (int i = 0; i < p->batch; i++) {
-        gr_sample_slot *s = &p->slots[i];
-        gr_tensor pixels = gr_view_rows(s->pixels, 0, s->views), vit = slot_vit(m, s);
-        GR_TRY(gr_vision_forward(m->be, &m->cfg, &m->w.vision, &p->vision, &pixels, s->views, &vit));
-    }
-    return GROOT_OK;
+    gr_tensor pixels = gr_plan_pixels(p), vit = gr_plan_vit(p, &m->cfg);
+    return gr_vision_forward(m->be, &m->cfg, &m->w.vision, &p->vision, &pixels, (int)p->batch.views, &vit);
 }
 
 static groot_status run_llm(gr_model *m)
 {
     gr_plan *p = &m->plan;
-    for (int i = 0; i < p->batch; i++) {
-        gr_sample_slot *s = &p->slots[i];
-        gr_tensor ids = gr_view_cols(s->ids, 0, s->len), vit = slot_vit(m, s);
-        gr_tensor bb = gr_view_rows(s->backbone, 0, s->len);
-        GR_TRY(gr_language_forward(m->be, &m->cfg, &m->w.text, &p->text, &ids, s->len, &vit, &bb));
-    }
-    return GROOT_OK;
+    gr_tensor ids = gr_plan_ids(p), vit = gr_plan_vit(p, &m->cfg), bb = gr_plan_tokens(p, p->backbone);
+    return gr_language_forward(m->be, &m->cfg, &m->w.text, &p->text, &p->batch, &ids, &vit, &bb);
 }
 
 static groot_status run_vl(gr_model *m)
 {
     gr_plan *p = &m->plan;
-    for (int i = 0; i < p->batch; i++) {
-        gr_sample_slot *s = &p->slots[i];
-        gr_tensor bb = gr_view_rows(s->backbone, 0, s->len), vl = gr_view_rows(s->vl_embs, 0, s->len);
-        GR_TRY(gr_vl_forward(m->be, &m->cfg, &m->w.vl, &p->vl, &bb, &vl));
-    }
-    return GROOT_OK;
+    gr_tensor bb = gr_plan_tokens(p, p->backbone), vl = gr_plan_tokens(p, p->vl_embs);
+    return gr_vl_forward(m->be, &m->cfg, &m->w.vl, &p->vl, &p->batch, &bb, &vl);
 }
 
 static groot_status run_state_encoder(gr_model *m)
 {
     gr_plan *p = &m->plan;
-    for (int i = 0; i < p->batch; i++) {
-        gr_sample_slot *s = &p->slots[i];
-        GR_TRY(gr_state_encoder_forward(m->be, &m->w.action, &p->action, &s->state, s->cat, &s->state_features));
-    }
-    return GROOT_OK;
+    gr_tensor state = gr_plan_per_sample(p, p->state, 1), feat = gr_plan_per_sample(p, p->state_features, 1);
+    return gr_state_encoder_forward(m->be, &m->w.action, &p->action, &p->batch, &state, &feat);
 }
 
-static gr_tensor action_rows(const gr_model *m)
+static gr_tensor plan_actions(const gr_model *m)
 {
-    const gr_action_config *ac = &m->cfg.action;
-    return gr_view_rows(m->plan.action.dit.x, 1 + (int64_t)ac->future_tokens, ac->horizon);
+    return gr_plan_per_sample(&m->plan, m->plan.actions, m->cfg.action.horizon);
 }
 
 static groot_status run_action_encoder(gr_model *m)
 {
     gr_plan *p = &m->plan;
-    gr_tensor rows = action_rows(m);
-    for (int i = 0; i < p->batch; i++) {
-        gr_sample_slot *s = &p->slots[i];
-        GR_TRY(gr_action_encoder_forward(m->be, &m->cfg, &m->w.action, &m->consts, &p->action, &s->actions, s->cat,
-                                         0, &rows));
-    }
-    return GROOT_OK;
+    gr_tensor actions = plan_actions(m);
+    return gr_action_encoder_forward(m->be, &m->cfg, &m->w.action, &m->consts, &p->action, &p->batch, &actions, 0);
 }
 
 /* Step 0 from the same input each time: the DiT works in place on its
@@ -242,28 +215,18 @@ static groot_status run_dit(bench_ctx *b)
 {
     gr_model *m = b->m;
     gr_plan *p = &m->plan;
-    for (int i = 0; i < p->batch; i++) {
-        GR_TRY(m->be->ops->copy(m->be, &b->dit_x0, &p->action.dit.x));
-        GR_TRY(gr_dit_forward(m->be, &m->cfg, &m->w.action, &m->consts.dit, &p->action.dit, 0, p->slots[i].len));
-    }
-    return GROOT_OK;
+    gr_tensor x = gr_view_rows(p->action.dit.x, 0, b->dit_x0.rows);
+    GR_TRY(m->be->ops->copy(m->be, &b->dit_x0, &x));
+    return gr_dit_forward(m->be, &m->cfg, &m->w.action, &m->consts.dit, &p->action.dit, &p->batch, 0);
 }
 
 /* The decoder as the Euler loop applies it, into step 0's velocity rows. */
 static groot_status run_action_decoder(gr_model *m)
 {
     gr_plan *p = &m->plan;
-    gr_backend *be = m->be;
     const int64_t H = m->cfg.action.horizon;
-    for (int i = 0; i < p->batch; i++) {
-        gr_sample_slot *s = &p->slots[i];
-        gr_linear dec1 = gr_category_select(&m->w.action.dec1, s->cat);
-        gr_linear dec2 = gr_category_select(&m->w.action.dec2, s->cat);
-        gr_tensor dh = p->action.dec_h, v = gr_view_rows(s->velocities, 0, H);
-        GR_TRY(be->ops->linear(be, &p->action.dit.out, &dec1, GR_ACT_RELU, NULL, &dh));
-        GR_TRY(be->ops->linear(be, &dh, &dec2, GR_ACT_NONE, NULL, &v));
-    }
-    return GROOT_OK;
+    gr_tensor v = gr_plan_per_sample(p, p->velocities, H);
+    return gr_action_decoder_forward(m->be, &m->w.action, &p->action, &p->batch, H, &v);
 }
 
 /* What the forward's action stage does (state encoder, then the Euler
@@ -274,15 +237,13 @@ static groot_status run_action_head(bench_ctx *b)
     gr_model *m = b->m;
     gr_plan *p = &m->plan;
     const int64_t H = m->cfg.action.horizon;
-    for (int i = 0; i < p->batch; i++) {
-        gr_sample_slot *s = &p->slots[i];
-        gr_tensor noise = gr_view_rows(b->noise, i * H, H), vl = gr_view_rows(s->vl_embs, 0, s->len);
-        GR_TRY(m->be->ops->copy(m->be, &noise, &s->actions));
-        GR_TRY(gr_state_encoder_forward(m->be, &m->w.action, &p->action, &s->state, s->cat, &s->state_features));
-        GR_TRY(gr_action_head_forward(m->be, &m->cfg, &m->w.action, &m->consts, &p->action, &vl, &s->state_features,
-                                      s->cat, &s->actions, &s->velocities));
-    }
-    return GROOT_OK;
+    gr_tensor actions = plan_actions(m), vl = gr_plan_tokens(p, p->vl_embs);
+    gr_tensor state = gr_plan_per_sample(p, p->state, 1), feat = gr_plan_per_sample(p, p->state_features, 1);
+    gr_tensor vel = gr_plan_per_sample(p, p->velocities, m->steps * H);
+    GR_TRY(m->be->ops->copy(m->be, &b->noise, &actions));
+    GR_TRY(gr_state_encoder_forward(m->be, &m->w.action, &p->action, &p->batch, &state, &feat));
+    return gr_action_head_forward(m->be, &m->cfg, &m->w.action, &m->consts, &p->action, &p->batch, &vl, &feat,
+                                  &actions, &vel);
 }
 
 static groot_status bench_recorded(void *ctx)
@@ -330,11 +291,11 @@ static uint64_t bench_key(const bench_ctx *b)
     MIX(0x62656e6368ull); /* "bench": apart from the forward's keys */
     MIX(b->c);
     MIX(p->generation);
-    MIX(p->batch);
-    for (int i = 0; i < p->batch; i++) {
-        MIX(p->slots[i].len);
-        MIX(p->slots[i].views);
-        MIX(p->slots[i].cat);
+    MIX(p->batch.count);
+    for (int i = 0; i < p->batch.count; i++) {
+        MIX(p->batch.sample[i].len);
+        MIX(p->batch.sample[i].views);
+        MIX(p->batch.sample[i].cat);
     }
     MIX((uintptr_t)b->noise.data);
     MIX((uintptr_t)b->dit_x0.data);
@@ -345,33 +306,26 @@ static uint64_t bench_key(const bench_ctx *b)
 /* ---- set-up and the timing loop ---- */
 
 /* The per-component state the full forward does not leave: the saved noise
- * back in each sample's actions, and the DiT's step-0 input (sample 0's). */
+ * back in the samples' actions, and the DiT's step-0 input. */
 static groot_status prepare(bench_ctx *b, const host_inputs *h)
 {
     gr_model *m = b->m;
     gr_backend *be = m->be;
     gr_plan *p = &m->plan;
     const gr_action_config *ac = &m->cfg.action;
-    const int64_t H = ac->horizon;
-    gr_dit_scratch *d = &p->action.dit;
+    gr_tensor actions = plan_actions(m);
 
-    GR_TRY(be->ops->alloc(be, &b->noise, p->batch * H, ac->action_dim, GR_F32));
+    GR_TRY(be->ops->alloc(be, &b->noise, actions.rows, ac->action_dim, GR_F32));
     GR_TRY(be->ops->upload(be, &b->noise, h->noise, GR_F32));
-    for (int i = 0; i < p->batch; i++) {
-        gr_tensor noise = gr_view_rows(b->noise, i * H, H);
-        GR_TRY(be->ops->copy(be, &noise, &p->slots[i].actions));
-    }
+    GR_TRY(be->ops->copy(be, &b->noise, &actions));
     if (b->c != GR_BENCH_DIT)
         return GROOT_OK;
-    gr_sample_slot *s = &p->slots[0];
-    gr_tensor state_row = gr_view_rows(d->x, 0, 1), future_rows = gr_view_rows(d->x, 1, ac->future_tokens);
-    gr_tensor rows = action_rows(m);
-    GR_TRY(be->ops->copy(be, &s->state_features, &state_row));
-    GR_TRY(be->ops->copy(be, &m->w.action.future_tokens, &future_rows));
-    GR_TRY(gr_action_encoder_forward(be, &m->cfg, &m->w.action, &m->consts, &p->action, &s->actions, s->cat, 0,
-                                     &rows));
-    GR_TRY(be->ops->alloc(be, &b->dit_x0, d->x.rows, d->x.cols, GR_F32));
-    GR_TRY(be->ops->copy(be, &d->x, &b->dit_x0));
+    gr_tensor vl = gr_plan_tokens(p, p->vl_embs), feat = gr_plan_per_sample(p, p->state_features, 1);
+    GR_TRY(gr_action_prepare(be, &m->cfg, &m->w.action, &p->action, &p->batch, &vl, &feat));
+    GR_TRY(run_action_encoder(m));
+    gr_tensor x = gr_view_rows(p->action.dit.x, 0, p->batch.count * gr_dit_tokens(&m->cfg));
+    GR_TRY(be->ops->alloc(be, &b->dit_x0, x.rows, x.cols, GR_F32));
+    GR_TRY(be->ops->copy(be, &x, &b->dit_x0));
     return be->ops->sync(be);
 }
 
@@ -382,7 +336,7 @@ static groot_status time_once(bench_ctx *b, const host_inputs *h, double *ms, gr
     if (b->c == GR_BENCH_ALL) {
         /* The forward's own marks span upload, network and download. */
         groot_timings t;
-        GR_TRY(gr_model_forward(m, h->samples, m->plan.batch, h->outs, &t, err));
+        GR_TRY(gr_model_forward(m, h->samples, m->plan.batch.count, h->outs, &t, err));
         *ms = t.total_ms;
         return GROOT_OK;
     }
@@ -491,6 +445,9 @@ groot_status gr_model_bench(gr_model *m, const char *component, int batch, int v
         out->iters = iters;
         summarize(times, iters, out);
         gr_bench_floor(&work, NULL, out);
+        size_t used = 0;
+        if (m->be->ops->memory_in_use && m->be->ops->memory_in_use(m->be, &used) == GROOT_OK)
+            out->memory_mib = used / (1024.0 * 1024.0);
     }
     m->be->ops->free(m->be, &b.noise);
     m->be->ops->free(m->be, &b.dit_x0);

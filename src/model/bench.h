@@ -45,6 +45,9 @@ typedef struct gr_bench_result {
      * the component's FLOPs see (an effective rate when its parts differ in
      * precision). */
     double bandwidth_gbs, matrix_tflops, floor_ms, ratio;
+    /* The backend's memory in use after the timed runs (device memory on a
+     * GPU, resident memory on the CPU), MiB; 0 when unknown. */
+    double memory_mib;
 } gr_bench_result;
 
 /* Times component on a synthetic batch: one full gr_model_forward plans

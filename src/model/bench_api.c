@@ -40,6 +40,7 @@ groot_status groot_bench(groot_model *model, const char *component, int batch, i
         .matrix_tflops = r.matrix_tflops,
         .floor_ms = r.floor_ms,
         .ratio = r.ratio,
+        .memory_mib = r.memory_mib,
     };
     return GROOT_OK;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/half.h"
 
@@ -227,6 +228,20 @@ static void cpu_destroy(gr_backend *be)
     free(cb);
 }
 
+static groot_status cpu_memory_in_use(gr_backend *be, size_t *bytes)
+{
+    /* statm's second field: resident pages. */
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, resident = 0;
+    int ok = f && fscanf(f, "%lu %lu", &size, &resident) == 2;
+    if (f)
+        fclose(f);
+    if (!ok)
+        return gr_fail(&be->err, GROOT_ERR_UNSUPPORTED, "cannot read /proc/self/statm");
+    *bytes = (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+    return GROOT_OK;
+}
+
 static const gr_backend_ops cpu_ops = {
     .name = "cpu",
     .destroy = cpu_destroy,
@@ -251,6 +266,7 @@ static const gr_backend_ops cpu_ops = {
     .run_recorded = cpu_run_recorded,
     .timer_mark = cpu_timer_mark,
     .timer_elapsed = cpu_timer_elapsed,
+    .memory_in_use = cpu_memory_in_use,
 };
 
 groot_status gr_backend_cpu_create(int num_threads, gr_backend **out, gr_error *err)

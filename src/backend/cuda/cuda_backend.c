@@ -237,6 +237,16 @@ static void cuda_destroy(gr_backend *be)
     free(cb);
 }
 
+static groot_status cuda_memory_in_use(gr_backend *be, size_t *bytes)
+{
+    size_t free_b = 0, total_b = 0;
+    cudaError_t e = cudaMemGetInfo(&free_b, &total_b);
+    if (e != cudaSuccess)
+        return gr_fail(&be->err, GROOT_ERR_DEVICE, "cudaMemGetInfo: %s", cudaGetErrorString(e));
+    *bytes = total_b - free_b;
+    return GROOT_OK;
+}
+
 static const gr_backend_ops cuda_ops = {
     .name = "cuda",
     .destroy = cuda_destroy,
@@ -261,6 +271,7 @@ static const gr_backend_ops cuda_ops = {
     .run_recorded = gr_cuda_run_recorded,
     .timer_mark = gr_cuda_timer_mark,
     .timer_elapsed = gr_cuda_timer_elapsed,
+    .memory_in_use = cuda_memory_in_use,
 };
 
 static groot_status create_fail(gr_cuda_backend *cb, gr_error *err, cudaError_t e, const char *what)
