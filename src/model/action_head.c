@@ -13,16 +13,16 @@
 /* ---- vl ---- */
 
 groot_status gr_vl_scratch_alloc(gr_backend *be, const gr_model_config *cfg, const gr_precision *p,
-                                 int64_t max_len, gr_vl_scratch *s)
+                                 int64_t max_tokens, gr_vl_scratch *s)
 {
     const gr_action_config *ac = &cfg->action;
-    const int64_t D = ac->backbone_dim, inner = (int64_t)ac->vlsa.heads * ac->vlsa.head_dim;
+    const int64_t D = ac->backbone_dim, inner = (int64_t)ac->vlsa.heads * ac->vlsa.head_dim, T = max_tokens;
     memset(s, 0, sizeof *s);
-    s->cap_len = max_len;
-    GR_TRY(be->ops->alloc(be, &s->h, max_len, D, p->act));
-    GR_TRY(be->ops->alloc(be, &s->qkv, max_len, 3 * inner, p->act));
-    GR_TRY(be->ops->alloc(be, &s->attn, max_len, inner, p->act));
-    return be->ops->alloc(be, &s->ff, max_len, GR_FF_MULT * D, p->act);
+    s->cap_tokens = T;
+    GR_TRY(be->ops->alloc(be, &s->h, T, D, p->act));
+    GR_TRY(be->ops->alloc(be, &s->qkv, T, 3 * inner, p->act));
+    GR_TRY(be->ops->alloc(be, &s->attn, T, inner, p->act));
+    return be->ops->alloc(be, &s->ff, T, GR_FF_MULT * D, p->act);
 }
 
 void gr_vl_scratch_free(gr_backend *be, gr_vl_scratch *s)
@@ -31,40 +31,45 @@ void gr_vl_scratch_free(gr_backend *be, gr_vl_scratch *s)
     be->ops->free(be, &s->qkv);
     be->ops->free(be, &s->attn);
     be->ops->free(be, &s->ff);
-    s->cap_len = 0;
+    s->cap_tokens = 0;
 }
 
-groot_status vl_block_forward(gr_backend *be, const gr_model_config *cfg, const gr_vl_block_weights *b,
-                              const gr_vl_scratch *s, gr_tensor *vl)
+groot_status vl_block_forward(gr_backend *be, const gr_model_config *cfg, const gr_vl_block_weights *w,
+                              const gr_vl_scratch *s, const gr_batch *b, gr_tensor *vl)
 {
     const gr_block_config *bc = &cfg->action.vlsa;
-    const int64_t len = vl->rows, inner = (int64_t)bc->heads * bc->head_dim;
+    const int64_t T = vl->rows, inner = (int64_t)bc->heads * bc->head_dim;
     const float scale = 1.0f / sqrtf((float)bc->head_dim);
-    gr_tensor h = gr_view_rows(s->h, 0, len), qkv = gr_view_rows(s->qkv, 0, len);
-    gr_tensor attn = gr_view_rows(s->attn, 0, len), ff = gr_view_rows(s->ff, 0, len);
-    gr_tensor q = gr_view_cols(qkv, 0, inner), k = gr_view_cols(qkv, inner, inner);
-    gr_tensor v = gr_view_cols(qkv, 2 * inner, inner);
+    gr_tensor h = gr_view_rows(s->h, 0, T), qkv = gr_view_rows(s->qkv, 0, T);
+    gr_tensor attn = gr_view_rows(s->attn, 0, T), ff = gr_view_rows(s->ff, 0, T);
 
-    GR_TRY(be->ops->layernorm(be, vl, &b->norm1_w, &b->norm1_b, VL_EPS, &h));
-    GR_TRY(be->ops->linear(be, &h, &b->qkv, GR_ACT_NONE, NULL, &qkv));
-    GR_TRY(be->ops->attention(be, &q, &k, &v, bc->heads, bc->heads, bc->head_dim, 0, scale, &attn));
-    GR_TRY(be->ops->linear(be, &attn, &b->out, GR_ACT_NONE, vl, vl));
-    GR_TRY(be->ops->layernorm(be, vl, &b->norm3_w, &b->norm3_b, VL_EPS, &h));
-    GR_TRY(be->ops->linear(be, &h, &b->ff1, GR_ACT_GELU_TANH, NULL, &ff));
-    return be->ops->linear(be, &ff, &b->ff2, GR_ACT_NONE, vl, vl);
+    GR_TRY(be->ops->layernorm(be, vl, &w->norm1_w, &w->norm1_b, VL_EPS, &h));
+    GR_TRY(be->ops->linear(be, &h, &w->qkv, GR_ACT_NONE, NULL, &qkv));
+    for (int i = 0; i < b->count; i++) {
+        const gr_batch_sample *bs = &b->sample[i];
+        gr_tensor rows = gr_view_rows(qkv, bs->tok0, bs->len), out = gr_view_rows(attn, bs->tok0, bs->len);
+        gr_tensor q = gr_view_cols(rows, 0, inner), k = gr_view_cols(rows, inner, inner);
+        gr_tensor v = gr_view_cols(rows, 2 * inner, inner);
+        GR_TRY(be->ops->attention(be, &q, &k, &v, bc->heads, bc->heads, bc->head_dim, 0, scale, &out));
+    }
+    GR_TRY(be->ops->linear(be, &attn, &w->out, GR_ACT_NONE, vl, vl));
+    GR_TRY(be->ops->layernorm(be, vl, &w->norm3_w, &w->norm3_b, VL_EPS, &h));
+    GR_TRY(be->ops->linear(be, &h, &w->ff1, GR_ACT_GELU_TANH, NULL, &ff));
+    return be->ops->linear(be, &ff, &w->ff2, GR_ACT_NONE, vl, vl);
 }
 
 groot_status gr_vl_forward(gr_backend *be, const gr_model_config *cfg, const gr_vl_weights *w,
-                           const gr_vl_scratch *s, const gr_tensor *backbone, gr_tensor *vl_embs)
+                           const gr_vl_scratch *s, const gr_batch *b, const gr_tensor *backbone,
+                           gr_tensor *vl_embs)
 {
     if (!cfg->action.use_vlln)
         return be->ops->copy(be, backbone, vl_embs);
-    if (backbone->rows > s->cap_len)
+    if (backbone->rows > s->cap_tokens)
         return gr_fail(&be->err, GROOT_ERR_INTERNAL, "vl: %lld tokens exceed the planned %lld",
-                       (long long)backbone->rows, (long long)s->cap_len);
+                       (long long)backbone->rows, (long long)s->cap_tokens);
     GR_TRY(be->ops->layernorm(be, backbone, &w->vlln_w, &w->vlln_b, VL_EPS, vl_embs));
     for (int i = 0; i < cfg->action.vlsa.layers; i++) {
-        groot_status st = vl_block_forward(be, cfg, &w->blocks[i], s, vl_embs);
+        groot_status st = vl_block_forward(be, cfg, &w->blocks[i], s, b, vl_embs);
         if (st) {
             gr_error_prefix(&be->err, "vl_self_attention block %d", i);
             return st;
@@ -126,95 +131,144 @@ void gr_action_constants_free(gr_backend *be, gr_action_constants *c)
 /* ---- scratch ---- */
 
 groot_status gr_action_scratch_alloc(gr_backend *be, const gr_model_config *cfg, const gr_precision *p,
-                                     int64_t max_len, gr_action_scratch *s)
+                                     int64_t max_tokens, int64_t max_batch, gr_action_scratch *s)
 {
     const gr_action_config *ac = &cfg->action;
+    const int64_t BH = max_batch * ac->horizon;
     memset(s, 0, sizeof *s);
-    GR_TRY(gr_dit_scratch_alloc(be, cfg, p, max_len, &s->dit));
+    GR_TRY(gr_dit_scratch_alloc(be, cfg, p, max_tokens, max_batch, &s->dit));
     if (p->act != GR_F32) {
-        GR_TRY(be->ops->alloc(be, &s->vl_act, max_len, ac->backbone_dim, p->act));
-        GR_TRY(be->ops->alloc(be, &s->a_act, ac->horizon, ac->action_dim, p->act));
+        GR_TRY(be->ops->alloc(be, &s->vl_act, max_tokens, ac->backbone_dim, p->act));
+        GR_TRY(be->ops->alloc(be, &s->a_act, BH, ac->action_dim, p->act));
     }
-    GR_TRY(be->ops->alloc(be, &s->state_h, 1, ac->hidden, p->act));
-    GR_TRY(be->ops->alloc(be, &s->e, ac->horizon, ac->embed, p->act));
-    GR_TRY(be->ops->alloc(be, &s->h, ac->horizon, ac->embed, p->act));
-    return be->ops->alloc(be, &s->dec_h, ac->horizon, ac->hidden, p->act);
+    GR_TRY(be->ops->alloc(be, &s->tokens0, max_batch * gr_dit_tokens(cfg), ac->embed, GR_F32));
+    GR_TRY(be->ops->alloc(be, &s->state_h, max_batch, ac->hidden, p->act));
+    GR_TRY(be->ops->alloc(be, &s->e, BH, ac->embed, p->act));
+    GR_TRY(be->ops->alloc(be, &s->h, BH, ac->embed, p->act));
+    GR_TRY(be->ops->alloc(be, &s->enc, BH, ac->embed, GR_F32));
+    return be->ops->alloc(be, &s->dec_h, BH, ac->hidden, p->act);
 }
 
 void gr_action_scratch_free(gr_backend *be, gr_action_scratch *s)
 {
     gr_dit_scratch_free(be, &s->dit);
     be->ops->free(be, &s->vl_act);
+    be->ops->free(be, &s->tokens0);
     be->ops->free(be, &s->state_h);
     be->ops->free(be, &s->a_act);
     be->ops->free(be, &s->e);
     be->ops->free(be, &s->h);
+    be->ops->free(be, &s->enc);
     be->ops->free(be, &s->dec_h);
 }
 
 /* ---- forward ---- */
 
+/* The category layers run once per run of samples sharing an embodiment. */
 groot_status gr_state_encoder_forward(gr_backend *be, const gr_action_weights *w, const gr_action_scratch *s,
-                                      const gr_tensor *state, int cat, gr_tensor *state_features)
+                                      const gr_batch *b, const gr_tensor *state, gr_tensor *state_features)
 {
-    gr_linear l1 = gr_category_select(&w->state1, cat), l2 = gr_category_select(&w->state2, cat);
-    gr_tensor h = s->state_h;
-    GR_TRY(be->ops->linear(be, state, &l1, GR_ACT_RELU, NULL, &h));
-    return be->ops->linear(be, &h, &l2, GR_ACT_NONE, NULL, state_features);
+    for (int r = 0; r < b->runs; r++) {
+        const gr_batch_run *run = &b->run[r];
+        gr_linear l1 = gr_category_select(&w->state1, run->cat), l2 = gr_category_select(&w->state2, run->cat);
+        gr_tensor x = gr_view_rows(*state, run->first, run->count);
+        gr_tensor h = gr_view_rows(s->state_h, run->first, run->count);
+        gr_tensor y = gr_view_rows(*state_features, run->first, run->count);
+        GR_TRY(be->ops->linear(be, &x, &l1, GR_ACT_RELU, NULL, &h));
+        GR_TRY(be->ops->linear(be, &h, &l2, GR_ACT_NONE, NULL, &y));
+    }
+    return GROOT_OK;
+}
+
+groot_status gr_action_prepare(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
+                               const gr_action_scratch *s, const gr_batch *b, const gr_tensor *vl_embs,
+                               const gr_tensor *state_features)
+{
+    const int64_t S = gr_dit_tokens(cfg), F = cfg->action.future_tokens;
+    gr_tensor vl = *vl_embs;
+    if (gr_tensor_present(&s->vl_act)) {
+        vl = gr_view_rows(s->vl_act, 0, vl_embs->rows);
+        GR_TRY(be->ops->copy(be, vl_embs, &vl));
+    }
+    GR_TRY(gr_dit_prepare_cross(be, cfg, w, &s->dit, b, &vl));
+    for (int i = 0; i < b->count; i++) {
+        gr_tensor feat = gr_view_rows(*state_features, i, 1);
+        gr_tensor state_row = gr_view_rows(s->tokens0, i * S, 1), future_rows = gr_view_rows(s->tokens0, i * S + 1, F);
+        GR_TRY(be->ops->copy(be, &feat, &state_row));
+        GR_TRY(be->ops->copy(be, &w->future_tokens, &future_rows));
+    }
+    return GROOT_OK;
 }
 
 groot_status gr_action_encoder_forward(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
                                        const gr_action_constants *c, const gr_action_scratch *s,
-                                       const gr_tensor *actions, int cat, int k, gr_tensor *tokens)
+                                       const gr_batch *b, const gr_tensor *actions, int k)
 {
     const int steps = c->dit.steps;
-    gr_tensor a = *actions, e = s->e, h = s->h;
+    const int64_t H = cfg->action.horizon, S = gr_dit_tokens(cfg), A0 = S - H, R = b->count * S;
+    gr_tensor x = gr_view_rows(s->dit.x, 0, R), x0 = gr_view_rows(s->tokens0, 0, R);
+    /* The DiT works in place on its tokens, so the fixed rows are laid down again each step. */
+    GR_TRY(be->ops->copy(be, &x0, &x));
+    gr_tensor a = *actions;
     if (gr_tensor_present(&s->a_act)) {
-        a = s->a_act;
+        a = gr_view_rows(s->a_act, 0, actions->rows);
         GR_TRY(be->ops->copy(be, actions, &a));
     }
-    gr_linear l1 = gr_category_select(&w->act1, cat), l3 = gr_category_select(&w->act3, cat);
-    /* W2 on cat(e, tau) = e @ W2_e + (tau @ W2_tau + b2), the bracket precomputed per step. */
-    gr_linear l2 = gr_category_select(&w->act2_e, cat);
-    l2.b = gr_view_rows(c->tau_bias, (int64_t)cat * steps + k, 1);
-    GR_TRY(be->ops->linear(be, &a, &l1, GR_ACT_NONE, NULL, &e));
-    GR_TRY(be->ops->linear(be, &e, &l2, GR_ACT_SILU, NULL, &h));
-    GR_TRY(be->ops->linear(be, &h, &l3, GR_ACT_NONE, NULL, tokens));
+    /* A lone sample's tokens go straight to their rows; a batch's are
+     * stacked first so that each run takes one GEMM, then moved. */
+    gr_tensor tokens = b->count == 1 ? gr_view_rows(x, A0, H) : gr_view_rows(s->enc, 0, b->count * H);
+    for (int r = 0; r < b->runs; r++) {
+        const gr_batch_run *run = &b->run[r];
+        const int64_t r0 = run->first * H, n = run->count * H;
+        gr_linear l1 = gr_category_select(&w->act1, run->cat), l3 = gr_category_select(&w->act3, run->cat);
+        /* W2 on cat(e, tau) = e @ W2_e + (tau @ W2_tau + b2), the bracket precomputed per step. */
+        gr_linear l2 = gr_category_select(&w->act2_e, run->cat);
+        l2.b = gr_view_rows(c->tau_bias, (int64_t)run->cat * steps + k, 1);
+        gr_tensor ar = gr_view_rows(a, r0, n), e = gr_view_rows(s->e, r0, n), h = gr_view_rows(s->h, r0, n);
+        gr_tensor t = gr_view_rows(tokens, r0, n);
+        GR_TRY(be->ops->linear(be, &ar, &l1, GR_ACT_NONE, NULL, &e));
+        GR_TRY(be->ops->linear(be, &e, &l2, GR_ACT_SILU, NULL, &h));
+        GR_TRY(be->ops->linear(be, &h, &l3, GR_ACT_NONE, NULL, &t));
+    }
+    /* Each sample's block is horizon rows, so the embedding rows line up. */
     if (cfg->action.add_pos_embed)
-        GR_TRY(be->ops->add_rows(be, tokens, &w->pos, tokens));
+        GR_TRY(be->ops->add_rows(be, &tokens, &w->pos, &tokens));
+    for (int i = 0; i < b->count && b->count > 1; i++) {
+        gr_tensor src = gr_view_rows(tokens, i * H, H), dst = gr_view_rows(x, i * S + A0, H);
+        GR_TRY(be->ops->copy(be, &src, &dst));
+    }
+    return GROOT_OK;
+}
+
+groot_status gr_action_decoder_forward(gr_backend *be, const gr_action_weights *w, const gr_action_scratch *s,
+                                       const gr_batch *b, int64_t horizon, gr_tensor *velocities)
+{
+    for (int r = 0; r < b->runs; r++) {
+        const gr_batch_run *run = &b->run[r];
+        const int64_t r0 = run->first * horizon, n = run->count * horizon;
+        gr_linear dec1 = gr_category_select(&w->dec1, run->cat), dec2 = gr_category_select(&w->dec2, run->cat);
+        gr_tensor out = gr_view_rows(s->dit.out, r0, n), dh = gr_view_rows(s->dec_h, r0, n);
+        gr_tensor v = gr_view_rows(*velocities, r0, n);
+        GR_TRY(be->ops->linear(be, &out, &dec1, GR_ACT_RELU, NULL, &dh));
+        GR_TRY(be->ops->linear(be, &dh, &dec2, GR_ACT_NONE, NULL, &v));
+    }
     return GROOT_OK;
 }
 
 groot_status gr_action_head_forward(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
-                                    const gr_action_constants *c, const gr_action_scratch *s,
-                                    const gr_tensor *vl_embs, const gr_tensor *state_features, int cat,
+                                    const gr_action_constants *c, const gr_action_scratch *s, const gr_batch *b,
+                                    const gr_tensor *vl_embs, const gr_tensor *state_features,
                                     gr_tensor *actions, gr_tensor *velocities)
 {
-    const gr_action_config *ac = &cfg->action;
     const int steps = c->dit.steps;
-    const int64_t len = vl_embs->rows, F = ac->future_tokens, H = ac->horizon;
+    const int64_t BH = b->count * (int64_t)cfg->action.horizon;
     const float dt = (float)(1.0 / steps);
-    const gr_dit_scratch *d = &s->dit;
-
-    gr_tensor vl = *vl_embs;
-    if (gr_tensor_present(&s->vl_act)) {
-        vl = gr_view_rows(s->vl_act, 0, len);
-        GR_TRY(be->ops->copy(be, vl_embs, &vl));
-    }
-    GR_TRY(gr_dit_prepare_cross(be, cfg, w, d, &vl, len));
-
-    gr_tensor state_row = gr_view_rows(d->x, 0, 1), future_rows = gr_view_rows(d->x, 1, F);
-    gr_tensor action_rows = gr_view_rows(d->x, 1 + F, H);
-    gr_linear dec1 = gr_category_select(&w->dec1, cat), dec2 = gr_category_select(&w->dec2, cat);
+    GR_TRY(gr_action_prepare(be, cfg, w, s, b, vl_embs, state_features));
     for (int k = 0; k < steps; k++) {
-        /* The DiT works in place on its tokens, so the fixed rows are laid down again each step. */
-        GR_TRY(be->ops->copy(be, state_features, &state_row));
-        GR_TRY(be->ops->copy(be, &w->future_tokens, &future_rows));
-        GR_TRY(gr_action_encoder_forward(be, cfg, w, c, s, actions, cat, k, &action_rows));
-        GR_TRY(gr_dit_forward(be, cfg, w, &c->dit, d, k, len));
-        gr_tensor v = gr_view_rows(*velocities, (int64_t)k * H, H), dh = s->dec_h;
-        GR_TRY(be->ops->linear(be, &d->out, &dec1, GR_ACT_RELU, NULL, &dh));
-        GR_TRY(be->ops->linear(be, &dh, &dec2, GR_ACT_NONE, NULL, &v));
+        gr_tensor v = gr_view_rows(*velocities, (int64_t)k * BH, BH);
+        GR_TRY(gr_action_encoder_forward(be, cfg, w, c, s, b, actions, k));
+        GR_TRY(gr_dit_forward(be, cfg, w, &c->dit, &s->dit, b, k));
+        GR_TRY(gr_action_decoder_forward(be, w, s, b, cfg->action.horizon, &v));
         GR_TRY(be->ops->axpy(be, dt, &v, actions));
     }
     return GROOT_OK;

@@ -104,21 +104,23 @@ void gr_dit_constants_free(gr_backend *be, gr_dit_constants *c)
 }
 
 groot_status gr_dit_scratch_alloc(gr_backend *be, const gr_model_config *cfg, const gr_precision *p,
-                                  int64_t max_len, gr_dit_scratch *s)
+                                  int64_t max_tokens, int64_t max_batch, gr_dit_scratch *s)
 {
     const gr_action_config *ac = &cfg->action;
-    const int64_t S = gr_dit_tokens(cfg), E = ac->embed, inner = (int64_t)ac->dit.heads * ac->dit.head_dim;
+    const int64_t R = max_batch * gr_dit_tokens(cfg), E = ac->embed;
+    const int64_t inner = (int64_t)ac->dit.heads * ac->dit.head_dim;
     const int nc = cross_blocks(cfg);
     memset(s, 0, sizeof *s);
-    s->cap_len = max_len;
-    GR_TRY(be->ops->alloc(be, &s->x, S, E, GR_F32));
-    GR_TRY(be->ops->alloc(be, &s->y, S, E, p->act));
-    GR_TRY(be->ops->alloc(be, &s->q, S, inner, p->act));
-    GR_TRY(be->ops->alloc(be, &s->qkv, S, 3 * inner, p->act));
-    GR_TRY(be->ops->alloc(be, &s->attn, S, inner, p->act));
-    GR_TRY(be->ops->alloc(be, &s->ff, S, GR_FF_MULT * E, p->act));
-    GR_TRY(be->ops->alloc(be, &s->out, ac->horizon, ac->dit_output_dim, p->act));
-    return be->ops->alloc(be, &s->kv, (nc > 0 ? nc : 1) * max_len, 2 * inner, p->act);
+    s->cap_batch = max_batch;
+    s->cap_tokens = max_tokens;
+    GR_TRY(be->ops->alloc(be, &s->x, R, E, GR_F32));
+    GR_TRY(be->ops->alloc(be, &s->y, R, E, p->act));
+    GR_TRY(be->ops->alloc(be, &s->q, R, inner, p->act));
+    GR_TRY(be->ops->alloc(be, &s->qkv, R, 3 * inner, p->act));
+    GR_TRY(be->ops->alloc(be, &s->attn, R, inner, p->act));
+    GR_TRY(be->ops->alloc(be, &s->ff, R, GR_FF_MULT * E, p->act));
+    GR_TRY(be->ops->alloc(be, &s->out, max_batch * ac->horizon, ac->dit_output_dim, p->act));
+    return be->ops->alloc(be, &s->kv, (nc > 0 ? nc : 1) * max_tokens, 2 * inner, p->act);
 }
 
 void gr_dit_scratch_free(gr_backend *be, gr_dit_scratch *s)
@@ -131,74 +133,90 @@ void gr_dit_scratch_free(gr_backend *be, gr_dit_scratch *s)
     be->ops->free(be, &s->ff);
     be->ops->free(be, &s->out);
     be->ops->free(be, &s->kv);
-    s->cap_len = 0;
+    s->cap_batch = s->cap_tokens = 0;
 }
 
 groot_status gr_dit_prepare_cross(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
-                                  const gr_dit_scratch *s, const gr_tensor *vl, int64_t len)
+                                  const gr_dit_scratch *s, const gr_batch *b, const gr_tensor *vl)
 {
-    if (len > s->cap_len)
-        return gr_fail(&be->err, GROOT_ERR_INTERNAL, "DiT: %lld vl rows exceed the planned %lld",
-                       (long long)len, (long long)s->cap_len);
+    if (b->tokens > s->cap_tokens || b->count > s->cap_batch)
+        return gr_fail(&be->err, GROOT_ERR_INTERNAL, "DiT: %d samples, %lld vl rows exceed the planned %lld, %lld",
+                       b->count, (long long)b->tokens, (long long)s->cap_batch, (long long)s->cap_tokens);
     for (int i = 0; i < cfg->action.dit.layers; i++) {
         if (!gr_dit_block_is_cross(cfg, i))
             continue;
-        gr_tensor kv = gr_view_rows(s->kv, cross_index(cfg, i) * s->cap_len, len);
+        gr_tensor kv = gr_view_rows(s->kv, cross_index(cfg, i) * s->cap_tokens, b->tokens);
         GR_TRY(be->ops->linear(be, vl, &w->blocks[i].kv, GR_ACT_NONE, NULL, &kv));
     }
     return GROOT_OK;
 }
 
 groot_status dit_block_forward(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
-                               const gr_dit_constants *c, const gr_dit_scratch *s, int i, int k, int64_t len)
+                               const gr_dit_constants *c, const gr_dit_scratch *s, const gr_batch *b, int i, int k)
 {
     const gr_action_config *ac = &cfg->action;
-    const gr_dit_block_weights *b = &w->blocks[i];
+    const gr_dit_block_weights *bw = &w->blocks[i];
     const int64_t E = ac->embed, inner = (int64_t)ac->dit.heads * ac->dit.head_dim;
+    const int64_t S = gr_dit_tokens(cfg), R = b->count * S;
     const float scale = 1.0f / sqrtf((float)ac->dit.head_dim);
+    const int heads = ac->dit.heads, hd = ac->dit.head_dim;
+    /* The step alone sets scale/shift, so one row serves every sample. */
     gr_tensor mod = gr_view_rows(c->block_mod, (int64_t)i * c->steps + k, 1);
     gr_tensor mod_scale = gr_view_cols(mod, 0, E), mod_shift = gr_view_cols(mod, E, E);
-    gr_tensor x = s->x, y = s->y, attn = s->attn, ff = s->ff;
+    gr_tensor x = gr_view_rows(s->x, 0, R), y = gr_view_rows(s->y, 0, R);
+    gr_tensor attn = gr_view_rows(s->attn, 0, R), ff = gr_view_rows(s->ff, 0, R);
 
     GR_TRY(be->ops->modulate(be, &x, &mod_scale, &mod_shift, DIT_BLOCK_EPS, &y));
-    if (b->cross) {
-        gr_tensor q = s->q;
-        gr_tensor kv = gr_view_rows(s->kv, cross_index(cfg, i) * s->cap_len, len);
-        gr_tensor key = gr_view_cols(kv, 0, inner), val = gr_view_cols(kv, inner, inner);
-        GR_TRY(be->ops->linear(be, &y, &b->q, GR_ACT_NONE, NULL, &q));
-        GR_TRY(be->ops->attention(be, &q, &key, &val, ac->dit.heads, ac->dit.heads, ac->dit.head_dim, 0, scale,
-                                  &attn));
+    if (bw->cross) {
+        gr_tensor q = gr_view_rows(s->q, 0, R);
+        gr_tensor kv = gr_view_rows(s->kv, cross_index(cfg, i) * s->cap_tokens, b->tokens);
+        GR_TRY(be->ops->linear(be, &y, &bw->q, GR_ACT_NONE, NULL, &q));
+        for (int j = 0; j < b->count; j++) {
+            const gr_batch_sample *bs = &b->sample[j];
+            gr_tensor kvj = gr_view_rows(kv, bs->tok0, bs->len);
+            gr_tensor key = gr_view_cols(kvj, 0, inner), val = gr_view_cols(kvj, inner, inner);
+            gr_tensor qj = gr_view_rows(q, j * S, S), oj = gr_view_rows(attn, j * S, S);
+            GR_TRY(be->ops->attention(be, &qj, &key, &val, heads, heads, hd, 0, scale, &oj));
+        }
     } else {
-        gr_tensor qkv = s->qkv;
-        gr_tensor q = gr_view_cols(qkv, 0, inner), key = gr_view_cols(qkv, inner, inner);
-        gr_tensor val = gr_view_cols(qkv, 2 * inner, inner);
-        GR_TRY(be->ops->linear(be, &y, &b->qkv, GR_ACT_NONE, NULL, &qkv));
-        GR_TRY(be->ops->attention(be, &q, &key, &val, ac->dit.heads, ac->dit.heads, ac->dit.head_dim, 0, scale,
-                                  &attn));
+        gr_tensor qkv = gr_view_rows(s->qkv, 0, R);
+        GR_TRY(be->ops->linear(be, &y, &bw->qkv, GR_ACT_NONE, NULL, &qkv));
+        for (int j = 0; j < b->count; j++) {
+            gr_tensor rows = gr_view_rows(qkv, j * S, S);
+            gr_tensor q = gr_view_cols(rows, 0, inner), key = gr_view_cols(rows, inner, inner);
+            gr_tensor val = gr_view_cols(rows, 2 * inner, inner), oj = gr_view_rows(attn, j * S, S);
+            GR_TRY(be->ops->attention(be, &q, &key, &val, heads, heads, hd, 0, scale, &oj));
+        }
     }
-    GR_TRY(be->ops->linear(be, &attn, &b->out, GR_ACT_NONE, &x, &x));
+    GR_TRY(be->ops->linear(be, &attn, &bw->out, GR_ACT_NONE, &x, &x));
     GR_TRY(be->ops->layernorm(be, &x, NULL, NULL, DIT_BLOCK_EPS, &y));
-    GR_TRY(be->ops->linear(be, &y, &b->ff1, GR_ACT_GELU_TANH, NULL, &ff));
-    return be->ops->linear(be, &ff, &b->ff2, GR_ACT_NONE, &x, &x);
+    GR_TRY(be->ops->linear(be, &y, &bw->ff1, GR_ACT_GELU_TANH, NULL, &ff));
+    return be->ops->linear(be, &ff, &bw->ff2, GR_ACT_NONE, &x, &x);
 }
 
 groot_status gr_dit_forward(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
-                            const gr_dit_constants *c, const gr_dit_scratch *s, int k, int64_t len)
+                            const gr_dit_constants *c, const gr_dit_scratch *s, const gr_batch *b, int k)
 {
     const gr_action_config *ac = &cfg->action;
     const int64_t E = ac->embed, S = gr_dit_tokens(cfg), H = ac->horizon;
+    if (b->count > s->cap_batch)
+        return gr_fail(&be->err, GROOT_ERR_INTERNAL, "DiT: %d samples exceed the planned %lld", b->count,
+                       (long long)s->cap_batch);
     for (int i = 0; i < ac->dit.layers; i++) {
-        groot_status st = dit_block_forward(be, cfg, w, c, s, i, k, len);
+        groot_status st = dit_block_forward(be, cfg, w, c, s, b, i, k);
         if (st) {
             gr_error_prefix(&be->err, "DiT block %d", i);
             return st;
         }
     }
-    /* Only the action tokens reach the decoder, and everything from here on is per row. */
+    /* Only the action tokens reach the decoder, and everything from here on
+     * is per row: each sample's are gathered into y so that one GEMM serves all. */
     gr_tensor mod = gr_view_rows(c->out_mod, k, 1);
     gr_tensor shift = gr_view_cols(mod, 0, E), scale = gr_view_cols(mod, E, E);
-    gr_tensor x = gr_view_rows(s->x, S - H, H), y = gr_view_rows(s->y, S - H, H);
-    gr_tensor out = s->out;
-    GR_TRY(be->ops->modulate(be, &x, &scale, &shift, DIT_OUT_EPS, &y));
+    for (int j = 0; j < b->count; j++) {
+        gr_tensor x = gr_view_rows(s->x, j * S + S - H, H), y = gr_view_rows(s->y, j * H, H);
+        GR_TRY(be->ops->modulate(be, &x, &scale, &shift, DIT_OUT_EPS, &y));
+    }
+    gr_tensor y = gr_view_rows(s->y, 0, b->count * H), out = gr_view_rows(s->out, 0, b->count * H);
     return be->ops->linear(be, &y, &w->proj_out_2, GR_ACT_NONE, NULL, &out);
 }

@@ -8,6 +8,7 @@
 #ifndef GR_MODEL_DIT_H
 #define GR_MODEL_DIT_H
 
+#include "model/batch.h"
 #include "model/weights.h"
 
 typedef struct gr_dit_constants {
@@ -26,36 +27,38 @@ groot_status gr_dit_precompute(gr_backend *be, const gr_model_config *cfg, const
                                const gr_action_weights *w, gr_dit_constants *c);
 void gr_dit_constants_free(gr_backend *be, gr_dit_constants *c);
 
-/* Buffers for the token sequence (1 + future + horizon rows) and vl keys/values. */
+/* Buffers for every sample's token sequence (S = 1 + future + horizon rows
+ * each, stacked: sample i's at rows i*S) and the vl keys/values. */
 typedef struct gr_dit_scratch {
-    int64_t cap_len; /* vl rows the kv buffer holds per cross block */
-    gr_tensor x;     /* residual stream, float32 [S, E] */
-    gr_tensor y;     /* act [S, E]: modulated / normed GEMM input */
-    gr_tensor q;     /* act [S, inner] (cross blocks) */
-    gr_tensor qkv;   /* act [S, 3*inner] (self blocks) */
-    gr_tensor attn;  /* act [S, inner] */
-    gr_tensor ff;    /* act [S, 4E] */
-    gr_tensor out;   /* act [horizon, output_dim]: proj_out_2 of the action rows */
-    gr_tensor kv;    /* act [cross_blocks * cap_len, 2*inner] */
+    int64_t cap_batch;
+    int64_t cap_tokens; /* vl rows the kv buffer holds per cross block */
+    gr_tensor x;        /* residual stream, float32 [B*S, E] */
+    gr_tensor y;        /* act [B*S, E]: modulated / normed GEMM input */
+    gr_tensor q;        /* act [B*S, inner] (cross blocks) */
+    gr_tensor qkv;      /* act [B*S, 3*inner] (self blocks) */
+    gr_tensor attn;     /* act [B*S, inner] */
+    gr_tensor ff;       /* act [B*S, 4E] */
+    gr_tensor out;      /* act [B*horizon, output_dim]: proj_out_2 of the action rows */
+    gr_tensor kv;       /* act [cross_blocks * cap_tokens, 2*inner] */
 } gr_dit_scratch;
 
 int64_t gr_dit_tokens(const gr_model_config *cfg);
 groot_status gr_dit_scratch_alloc(gr_backend *be, const gr_model_config *cfg, const gr_precision *p,
-                                  int64_t max_len, gr_dit_scratch *s);
+                                  int64_t max_tokens, int64_t max_batch, gr_dit_scratch *s);
 void gr_dit_scratch_free(gr_backend *be, gr_dit_scratch *s);
 
-/* Keys/values of vl ([len, cross_dim] in the DiT's act dtype) for every
- * cross-attention block: the same for all steps. */
+/* Keys/values of vl ([tokens, cross_dim] stacked, in the DiT's act dtype)
+ * for every cross-attention block: the same for all steps. */
 groot_status gr_dit_prepare_cross(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
-                                  const gr_dit_scratch *s, const gr_tensor *vl, int64_t len);
+                                  const gr_dit_scratch *s, const gr_batch *b, const gr_tensor *vl);
 
-/* Block i at step k on s->x (len: the vl rows prepared above). */
+/* Block i at step k on s->x: each sample attends to its own tokens and vl rows. */
 groot_status dit_block_forward(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
-                               const gr_dit_constants *c, const gr_dit_scratch *s, int i, int k, int64_t len);
+                               const gr_dit_constants *c, const gr_dit_scratch *s, const gr_batch *b, int i, int k);
 
-/* All blocks and the output projection at step k: s->x in, s->out (the
- * last horizon tokens only; the others are never read) out. */
+/* All blocks and the output projection at step k: s->x in, s->out (each
+ * sample's last horizon tokens, stacked; the others are never read) out. */
 groot_status gr_dit_forward(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
-                            const gr_dit_constants *c, const gr_dit_scratch *s, int k, int64_t len);
+                            const gr_dit_constants *c, const gr_dit_scratch *s, const gr_batch *b, int k);
 
 #endif

@@ -249,82 +249,66 @@ static uint64_t shape_key(const gr_plan *p)
         h *= 1099511628211ull;                \
     } while (0)
     MIX(p->generation);
-    MIX(p->batch);
-    for (int i = 0; i < p->batch; i++) {
-        MIX(p->slots[i].len);
-        MIX(p->slots[i].views);
-        MIX(p->slots[i].cat);
+    MIX(p->batch.count);
+    for (int i = 0; i < p->batch.count; i++) {
+        MIX(p->batch.sample[i].len);
+        MIX(p->batch.sample[i].views);
+        MIX(p->batch.sample[i].cat);
     }
 #undef MIX
     return h;
 }
 
-static groot_status with_sample(gr_backend *be, groot_status st, const char *stage, int i)
+static groot_status in_stage(gr_backend *be, groot_status st, const char *stage)
 {
     if (st)
-        gr_error_prefix(&be->err, "%s of sample %d", stage, i);
+        gr_error_prefix(&be->err, "%s", stage);
     return st;
 }
 
-/* The whole network over the batch, stage by stage; each sample as if alone. */
+/* The whole network over the batch, stage by stage: each stage's GEMMs
+ * once over all samples' rows, each sample as if alone (batch.h). */
 static groot_status forward_recorded(void *ctx)
 {
     gr_model *m = ctx;
     gr_backend *be = m->be;
     const gr_model_config *cfg = &m->cfg;
     gr_plan *p = &m->plan;
-    groot_status st = GROOT_OK;
+    const gr_batch *b = &p->batch;
+    const int64_t H = cfg->action.horizon;
+    gr_tensor pixels = gr_plan_pixels(p), vit = gr_plan_vit(p, cfg), ids = gr_plan_ids(p);
+    gr_tensor bb = gr_plan_tokens(p, p->backbone), vl = gr_plan_tokens(p, p->vl_embs);
+    gr_tensor state = gr_plan_per_sample(p, p->state, 1), feat = gr_plan_per_sample(p, p->state_features, 1);
+    gr_tensor actions = gr_plan_per_sample(p, p->actions, H);
+    gr_tensor vel = gr_plan_per_sample(p, p->velocities, m->steps * H);
 
-    for (int i = 0; i < p->batch && !st; i++) {
-        gr_sample_slot *s = &p->slots[i];
-        gr_tensor pixels = gr_view_rows(s->pixels, 0, s->views);
-        gr_tensor vit = gr_view_rows(s->vit_embeds, 0, (int64_t)s->views * cfg->tokens_per_image);
-        st = with_sample(be, gr_vision_forward(be, cfg, &m->w.vision, &p->vision, &pixels, s->views, &vit),
-                         "vision", i);
-    }
+    GR_TRY(in_stage(be, gr_vision_forward(be, cfg, &m->w.vision, &p->vision, &pixels, (int)b->views, &vit),
+                    "vision"));
+    GR_TRY(be->ops->timer_mark(be, MARK_VISION));
+    GR_TRY(in_stage(be, gr_language_forward(be, cfg, &m->w.text, &p->text, b, &ids, &vit, &bb), "language model"));
+    GR_TRY(be->ops->timer_mark(be, MARK_LANGUAGE));
+    GR_TRY(in_stage(be, gr_vl_forward(be, cfg, &m->w.vl, &p->vl, b, &bb, &vl), "vl conditioning"));
+    GR_TRY(be->ops->timer_mark(be, MARK_VL));
+    groot_status st = gr_state_encoder_forward(be, &m->w.action, &p->action, b, &state, &feat);
     if (!st)
-        st = be->ops->timer_mark(be, MARK_VISION);
-    for (int i = 0; i < p->batch && !st; i++) {
-        gr_sample_slot *s = &p->slots[i];
-        gr_tensor ids = gr_view_cols(s->ids, 0, s->len);
-        gr_tensor vit = gr_view_rows(s->vit_embeds, 0, (int64_t)s->views * cfg->tokens_per_image);
-        gr_tensor bb = gr_view_rows(s->backbone, 0, s->len);
-        st = with_sample(be, gr_language_forward(be, cfg, &m->w.text, &p->text, &ids, s->len, &vit, &bb),
-                         "language model", i);
-    }
-    if (!st)
-        st = be->ops->timer_mark(be, MARK_LANGUAGE);
-    for (int i = 0; i < p->batch && !st; i++) {
-        gr_sample_slot *s = &p->slots[i];
-        gr_tensor bb = gr_view_rows(s->backbone, 0, s->len), vl = gr_view_rows(s->vl_embs, 0, s->len);
-        st = with_sample(be, gr_vl_forward(be, cfg, &m->w.vl, &p->vl, &bb, &vl), "vl conditioning", i);
-    }
-    if (!st)
-        st = be->ops->timer_mark(be, MARK_VL);
-    for (int i = 0; i < p->batch && !st; i++) {
-        gr_sample_slot *s = &p->slots[i];
-        gr_tensor vl = gr_view_rows(s->vl_embs, 0, s->len);
-        st = gr_state_encoder_forward(be, &m->w.action, &p->action, &s->state, s->cat, &s->state_features);
-        if (!st)
-            st = gr_action_head_forward(be, cfg, &m->w.action, &m->consts, &p->action, &vl, &s->state_features,
-                                        s->cat, &s->actions, &s->velocities);
-        st = with_sample(be, st, "action head", i);
-    }
-    return st;
+        st = gr_action_head_forward(be, cfg, &m->w.action, &m->consts, &p->action, b, &vl, &feat, &actions, &vel);
+    return in_stage(be, st, "action head");
 }
 
 static groot_status upload_inputs(gr_model *m, const groot_sample *samples)
 {
     gr_backend *be = m->be;
     gr_plan *p = &m->plan;
-    for (int i = 0; i < p->batch; i++) {
-        gr_sample_slot *s = &p->slots[i];
-        gr_tensor ids = gr_view_cols(s->ids, 0, s->len);
-        gr_tensor pixels = gr_view_rows(s->pixels, 0, s->views);
+    const int64_t H = m->cfg.action.horizon;
+    for (int i = 0; i < p->batch.count; i++) {
+        const gr_batch_sample *s = &p->batch.sample[i];
+        gr_tensor ids = gr_view_cols(p->ids, s->tok0, s->len);
+        gr_tensor pixels = gr_view_rows(p->pixels, s->view0, s->views);
+        gr_tensor state = gr_view_rows(p->state, i, 1), actions = gr_view_rows(p->actions, i * H, H);
         GR_TRY(be->ops->upload(be, &ids, samples[i].input_ids, GR_I32));
         GR_TRY(be->ops->upload(be, &pixels, samples[i].pixel_values, GR_F32));
-        GR_TRY(be->ops->upload(be, &s->state, samples[i].state, GR_F32));
-        GR_TRY(be->ops->upload(be, &s->actions, samples[i].init_noise, GR_F32));
+        GR_TRY(be->ops->upload(be, &state, samples[i].state, GR_F32));
+        GR_TRY(be->ops->upload(be, &actions, samples[i].init_noise, GR_F32));
     }
     return GROOT_OK;
 }
@@ -334,21 +318,41 @@ static groot_status download_one(gr_backend *be, const gr_tensor *t, float *dst)
     return dst ? be->ops->download(be, t, dst) : GROOT_OK;
 }
 
+/* Step k's velocities of the whole batch lie together, so a sample's come back one step at a time. */
+static groot_status download_velocities(gr_model *m, int i, float *dst)
+{
+    const gr_plan *p = &m->plan;
+    const int64_t H = m->cfg.action.horizon, BH = p->batch.count * H;
+    if (!dst)
+        return GROOT_OK;
+    if (p->batch.count == 1) {
+        gr_tensor v = gr_view_rows(p->velocities, 0, m->steps * H);
+        return m->be->ops->download(m->be, &v, dst);
+    }
+    for (int k = 0; k < m->steps; k++) {
+        gr_tensor v = gr_view_rows(p->velocities, k * BH + i * H, H);
+        GR_TRY(m->be->ops->download(m->be, &v, dst + k * H * m->cfg.action.action_dim));
+    }
+    return GROOT_OK;
+}
+
 static groot_status download_outputs(gr_model *m, groot_sample_out *outs)
 {
     gr_backend *be = m->be;
     gr_plan *p = &m->plan;
-    for (int i = 0; i < p->batch; i++) {
-        gr_sample_slot *s = &p->slots[i];
+    const int64_t T = m->cfg.tokens_per_image, H = m->cfg.action.horizon;
+    for (int i = 0; i < p->batch.count; i++) {
+        const gr_batch_sample *s = &p->batch.sample[i];
         groot_sample_out *o = &outs[i];
-        gr_tensor vit = gr_view_rows(s->vit_embeds, 0, (int64_t)s->views * m->cfg.tokens_per_image);
-        gr_tensor bb = gr_view_rows(s->backbone, 0, s->len), vl = gr_view_rows(s->vl_embs, 0, s->len);
-        GR_TRY(download_one(be, &s->actions, o->action_pred));
+        gr_tensor vit = gr_view_rows(p->vit_embeds, s->view0 * T, s->views * T);
+        gr_tensor bb = gr_view_rows(p->backbone, s->tok0, s->len), vl = gr_view_rows(p->vl_embs, s->tok0, s->len);
+        gr_tensor actions = gr_view_rows(p->actions, i * H, H), feat = gr_view_rows(p->state_features, i, 1);
+        GR_TRY(download_one(be, &actions, o->action_pred));
         GR_TRY(download_one(be, &vit, o->vit_embeds));
         GR_TRY(download_one(be, &bb, o->backbone_features));
         GR_TRY(download_one(be, &vl, o->vl_embs));
-        GR_TRY(download_one(be, &s->state_features, o->state_features));
-        GR_TRY(download_one(be, &s->velocities, o->velocities));
+        GR_TRY(download_one(be, &feat, o->state_features));
+        GR_TRY(download_velocities(m, i, o->velocities));
     }
     return GROOT_OK;
 }
@@ -371,12 +375,6 @@ static groot_status run_batch(gr_model *m, const groot_sample *samples, int batc
     gr_backend *be = m->be;
     gr_plan *p = &m->plan;
     GR_TRY(gr_plan_reserve(m, samples, batch));
-    p->batch = batch;
-    for (int i = 0; i < batch; i++) {
-        p->slots[i].len = samples[i].seq_len;
-        p->slots[i].views = samples[i].num_views;
-        p->slots[i].cat = samples[i].embodiment_id;
-    }
     GR_TRY(be->ops->timer_mark(be, MARK_START));
     GR_TRY(upload_inputs(m, samples));
     GR_TRY(be->ops->timer_mark(be, MARK_UPLOADED));

@@ -15,31 +15,24 @@
 #define GR_MODEL_MAX_SEQ_LEN 65536
 #define GR_MODEL_MAX_VIEWS 64
 
-/* One sample's inputs and outputs in backend memory, sized for up to
- * cap_len tokens and cap_views images. */
-typedef struct gr_sample_slot {
-    int64_t cap_len, cap_views;
-    int len, views, cat; /* the current call's sample */
-    gr_tensor ids;            /* int32 [1, cap_len] */
-    gr_tensor pixels;         /* float32 [cap_views, C*S*S] */
-    gr_tensor vit_embeds;     /* float32 [cap_views*tokens_per_image, text hidden] */
-    gr_tensor backbone;       /* float32 [cap_len, text hidden] */
-    gr_tensor vl_embs;        /* float32 [cap_len, backbone_dim] */
-    gr_tensor state;          /* DiT act [1, max_state_dim] */
-    gr_tensor state_features; /* float32 [1, embed] */
-    gr_tensor actions;        /* float32 [horizon, action_dim]: noise in, action_pred out */
-    gr_tensor velocities;     /* float32 [steps*horizon, action_dim] */
-} gr_sample_slot;
-
-/* Every buffer a forward needs. A repeated shape reuses them all; a larger
- * one reallocates what no longer fits and bumps the generation, so work
- * recorded against the old buffers is never replayed. */
+/* Every buffer a forward needs, the samples' rows stacked as batch lays
+ * them out (batch.h): stages run their GEMMs once over all samples. A
+ * repeated shape reuses them all; a larger one reallocates and bumps the
+ * generation, so work recorded against the old buffers is never replayed. */
 typedef struct gr_plan {
     uint64_t generation;
-    int batch; /* the current call's batch */
+    gr_batch batch; /* the current call's layout; its arrays hold cap_batch entries */
     int cap_batch;
-    gr_sample_slot *slots;
-    int64_t cap_len, cap_views; /* of the shared scratch */
+    int64_t cap_tokens, cap_views, cap_len; /* sums over a batch; cap_len: one sample */
+    gr_tensor ids;            /* int32 [1, cap_tokens] */
+    gr_tensor pixels;         /* float32 [cap_views, C*S*S] */
+    gr_tensor vit_embeds;     /* float32 [cap_views*tokens_per_image, text hidden] */
+    gr_tensor backbone;       /* float32 [cap_tokens, text hidden] */
+    gr_tensor vl_embs;        /* float32 [cap_tokens, backbone_dim] */
+    gr_tensor state;          /* DiT act [cap_batch, max_state_dim] */
+    gr_tensor state_features; /* float32 [cap_batch, embed] */
+    gr_tensor actions;        /* float32 [cap_batch*horizon, action_dim]: noise in, action_pred out */
+    gr_tensor velocities;     /* float32 [steps*cap_batch*horizon, action_dim]: step k at rows k*B*horizon */
     gr_vision_scratch vision;
     gr_text_scratch text;
     gr_vl_scratch vl;
@@ -65,9 +58,17 @@ groot_status gr_model_open(const char *checkpoint_dir, const char *assets_dir, c
                            gr_model **out, gr_error *err);
 void gr_model_close(gr_model *m);
 
-/* Fits the plan to this batch (plan.c); allocation only for a new, larger shape. */
+/* Fits the plan to this batch and lays it out in plan.batch (plan.c);
+ * allocation only for a new, larger shape. */
 groot_status gr_plan_reserve(gr_model *m, const groot_sample *samples, int batch);
 void gr_plan_free(gr_backend *be, gr_plan *p);
+
+/* The current batch's views of the stacked buffers (all samples' rows). */
+gr_tensor gr_plan_pixels(const gr_plan *p);
+gr_tensor gr_plan_vit(const gr_plan *p, const gr_model_config *cfg);
+gr_tensor gr_plan_tokens(const gr_plan *p, gr_tensor t); /* backbone, vl_embs */
+gr_tensor gr_plan_ids(const gr_plan *p);
+gr_tensor gr_plan_per_sample(const gr_plan *p, gr_tensor t, int64_t rows_each); /* state, actions, ... */
 
 /* Checks every sample on the host: errors name the sample index and field. */
 groot_status gr_model_validate(const gr_model *m, const groot_sample *samples, int batch, gr_error *err);

@@ -1,127 +1,147 @@
 /*
- * Buffers for a batch shape: per-sample slots and the shared scratch of
- * each stage. Stages run one sample at a time, so scratch is sized for the
- * largest sample, not the batch.
+ * Buffers for a batch shape and the batch's layout in them. Samples are
+ * stacked (tokens, images, horizon rows), so every buffer is sized for the
+ * batch's totals; the RoPE table alone for the longest sample.
  */
 #include "model/model.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static void slot_free(gr_backend *be, gr_sample_slot *s)
+static void buffers_free(gr_backend *be, gr_plan *p)
 {
-    be->ops->free(be, &s->ids);
-    be->ops->free(be, &s->pixels);
-    be->ops->free(be, &s->vit_embeds);
-    be->ops->free(be, &s->backbone);
-    be->ops->free(be, &s->vl_embs);
-    be->ops->free(be, &s->state);
-    be->ops->free(be, &s->state_features);
-    be->ops->free(be, &s->actions);
-    be->ops->free(be, &s->velocities);
-    s->cap_len = s->cap_views = 0;
-}
-
-static groot_status slot_alloc(gr_model *m, gr_sample_slot *s, int64_t len, int64_t views)
-{
-    gr_backend *be = m->be;
-    const gr_model_config *cfg = &m->cfg;
-    const gr_action_config *ac = &cfg->action;
-    const int64_t pixels = (int64_t)cfg->vision.channels * cfg->vision.image_size * cfg->vision.image_size;
-    GR_TRY(be->ops->alloc(be, &s->ids, 1, len, GR_I32));
-    GR_TRY(be->ops->alloc(be, &s->pixels, views, pixels, GR_F32));
-    GR_TRY(be->ops->alloc(be, &s->vit_embeds, views * cfg->tokens_per_image, cfg->vision_out_dim, GR_F32));
-    GR_TRY(be->ops->alloc(be, &s->backbone, len, cfg->text.hidden, GR_F32));
-    GR_TRY(be->ops->alloc(be, &s->vl_embs, len, ac->backbone_dim, GR_F32));
-    GR_TRY(be->ops->alloc(be, &s->state, 1, ac->max_state_dim, m->prec[GR_COMP_DIT].act));
-    GR_TRY(be->ops->alloc(be, &s->state_features, 1, ac->embed, GR_F32));
-    GR_TRY(be->ops->alloc(be, &s->actions, ac->horizon, ac->action_dim, GR_F32));
-    GR_TRY(be->ops->alloc(be, &s->velocities, (int64_t)m->steps * ac->horizon, ac->action_dim, GR_F32));
-    s->cap_len = len;
-    s->cap_views = views;
-    return GROOT_OK;
-}
-
-static void scratch_free_len(gr_backend *be, gr_plan *p)
-{
+    be->ops->free(be, &p->ids);
+    be->ops->free(be, &p->pixels);
+    be->ops->free(be, &p->vit_embeds);
+    be->ops->free(be, &p->backbone);
+    be->ops->free(be, &p->vl_embs);
+    be->ops->free(be, &p->state);
+    be->ops->free(be, &p->state_features);
+    be->ops->free(be, &p->actions);
+    be->ops->free(be, &p->velocities);
+    gr_vision_scratch_free(be, &p->vision);
     gr_text_scratch_free(be, &p->text);
     gr_vl_scratch_free(be, &p->vl);
     gr_action_scratch_free(be, &p->action);
-    p->cap_len = 0;
+    p->cap_tokens = p->cap_views = p->cap_len = 0;
 }
 
-static groot_status scratch_alloc_len(gr_model *m, int64_t len)
+static groot_status buffers_alloc(gr_model *m, int64_t tokens, int64_t views, int64_t len, int64_t batch)
 {
+    gr_backend *be = m->be;
     gr_plan *p = &m->plan;
-    GR_TRY(gr_text_scratch_alloc(m->be, &m->cfg, &m->prec[GR_COMP_LLM], len, &p->text));
-    GR_TRY(gr_vl_scratch_alloc(m->be, &m->cfg, &m->prec[GR_COMP_VL], len, &p->vl));
-    GR_TRY(gr_action_scratch_alloc(m->be, &m->cfg, &m->prec[GR_COMP_DIT], len, &p->action));
+    const gr_model_config *cfg = &m->cfg;
+    const gr_action_config *ac = &cfg->action;
+    const int64_t pixels = (int64_t)cfg->vision.channels * cfg->vision.image_size * cfg->vision.image_size;
+    const int64_t BH = batch * ac->horizon;
+    GR_TRY(be->ops->alloc(be, &p->ids, 1, tokens, GR_I32));
+    GR_TRY(be->ops->alloc(be, &p->pixels, views, pixels, GR_F32));
+    GR_TRY(be->ops->alloc(be, &p->vit_embeds, views * cfg->tokens_per_image, cfg->vision_out_dim, GR_F32));
+    GR_TRY(be->ops->alloc(be, &p->backbone, tokens, cfg->text.hidden, GR_F32));
+    GR_TRY(be->ops->alloc(be, &p->vl_embs, tokens, ac->backbone_dim, GR_F32));
+    GR_TRY(be->ops->alloc(be, &p->state, batch, ac->max_state_dim, m->prec[GR_COMP_DIT].act));
+    GR_TRY(be->ops->alloc(be, &p->state_features, batch, ac->embed, GR_F32));
+    GR_TRY(be->ops->alloc(be, &p->actions, BH, ac->action_dim, GR_F32));
+    GR_TRY(be->ops->alloc(be, &p->velocities, (int64_t)m->steps * BH, ac->action_dim, GR_F32));
+    GR_TRY(gr_vision_scratch_alloc(be, cfg, &m->prec[GR_COMP_VIT], views, &p->vision));
+    GR_TRY(gr_text_scratch_alloc(be, cfg, &m->prec[GR_COMP_LLM], tokens, len, &p->text));
+    GR_TRY(gr_vl_scratch_alloc(be, cfg, &m->prec[GR_COMP_VL], tokens, &p->vl));
+    GR_TRY(gr_action_scratch_alloc(be, cfg, &m->prec[GR_COMP_DIT], tokens, batch, &p->action));
+    p->cap_tokens = tokens;
+    p->cap_views = views;
     p->cap_len = len;
     return GROOT_OK;
 }
+
+static groot_status grow_layout(gr_plan *p, gr_backend *be, int batch)
+{
+    if (batch <= p->cap_batch)
+        return GROOT_OK;
+    gr_batch_sample *sample = realloc(p->batch.sample, (size_t)batch * sizeof *sample);
+    if (sample)
+        p->batch.sample = sample;
+    gr_batch_run *run = sample ? realloc(p->batch.run, (size_t)batch * sizeof *run) : NULL;
+    if (run)
+        p->batch.run = run;
+    if (!sample || !run)
+        return gr_fail(&be->err, GROOT_ERR_NOMEM, "plan for a batch of %d", batch);
+    return GROOT_OK;
+}
+
+/* Stacks the samples in order; runs group neighbours of one embodiment. */
+static void lay_out(gr_batch *b, const groot_sample *samples, int batch)
+{
+    b->count = batch;
+    b->tokens = b->views = b->max_len = 0;
+    b->runs = 0;
+    for (int i = 0; i < batch; i++) {
+        gr_batch_sample *s = &b->sample[i];
+        s->len = samples[i].seq_len;
+        s->views = samples[i].num_views;
+        s->cat = samples[i].embodiment_id;
+        s->tok0 = b->tokens;
+        s->view0 = b->views;
+        b->tokens += s->len;
+        b->views += s->views;
+        b->max_len = s->len > b->max_len ? s->len : b->max_len;
+        if (b->runs > 0 && b->run[b->runs - 1].cat == s->cat)
+            b->run[b->runs - 1].count++;
+        else
+            b->run[b->runs++] = (gr_batch_run){i, 1, s->cat};
+    }
+}
+
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 groot_status gr_plan_reserve(gr_model *m, const groot_sample *samples, int batch)
 {
     gr_plan *p = &m->plan;
     gr_backend *be = m->be;
-    int changed = 0;
-    groot_status st = GROOT_OK;
+    GR_TRY(grow_layout(p, be, batch));
+    lay_out(&p->batch, samples, batch);
+    const gr_batch *b = &p->batch;
+    if (batch <= p->cap_batch && b->tokens <= p->cap_tokens && b->views <= p->cap_views && b->max_len <= p->cap_len)
+        return GROOT_OK;
 
-    if (batch > p->cap_batch) {
-        gr_sample_slot *slots = realloc(p->slots, (size_t)batch * sizeof *slots);
-        if (!slots)
-            return gr_fail(&be->err, GROOT_ERR_NOMEM, "plan for a batch of %d", batch);
-        memset(slots + p->cap_batch, 0, (size_t)(batch - p->cap_batch) * sizeof *slots);
-        p->slots = slots;
-        p->cap_batch = batch;
+    /* Every cap only grows, so alternating shapes settle on one set of buffers. */
+    const int64_t tokens = max64(b->tokens, p->cap_tokens), views = max64(b->views, p->cap_views);
+    const int64_t len = max64(b->max_len, p->cap_len), cap_batch = max64(batch, p->cap_batch);
+    buffers_free(be, p);
+    p->cap_batch = 0;
+    p->generation++;
+    groot_status st = buffers_alloc(m, tokens, views, len, cap_batch);
+    if (st) {
+        buffers_free(be, p);
+        gr_error_prefix(&be->err, "planning buffers for %d samples, %lld tokens, %lld views", batch,
+                        (long long)tokens, (long long)views);
+        return st;
     }
-    int64_t max_len = 0, max_views = 0;
-    for (int i = 0; i < batch && !st; i++) {
-        gr_sample_slot *s = &p->slots[i];
-        int64_t len = samples[i].seq_len, views = samples[i].num_views;
-        max_len = len > max_len ? len : max_len;
-        max_views = views > max_views ? views : max_views;
-        if (len > s->cap_len || views > s->cap_views) {
-            int64_t new_len = len > s->cap_len ? len : s->cap_len;
-            int64_t new_views = views > s->cap_views ? views : s->cap_views;
-            slot_free(be, s);
-            changed = 1;
-            st = slot_alloc(m, s, new_len, new_views);
-            if (st)
-                slot_free(be, s);
-        }
-    }
-    if (!st && max_len > p->cap_len) {
-        scratch_free_len(be, p);
-        changed = 1;
-        st = scratch_alloc_len(m, max_len);
-        if (st)
-            scratch_free_len(be, p);
-    }
-    if (!st && max_views > p->cap_views) {
-        gr_vision_scratch_free(be, &p->vision);
-        changed = 1;
-        st = gr_vision_scratch_alloc(be, &m->cfg, &m->prec[GR_COMP_VIT], max_views, &p->vision);
-        p->cap_views = st ? 0 : max_views;
-        if (st)
-            gr_vision_scratch_free(be, &p->vision);
-    }
-    if (changed)
-        p->generation++;
-    if (st)
-        gr_error_prefix(&be->err, "planning buffers for %lld tokens, %lld views", (long long)max_len,
-                        (long long)max_views);
-    return st;
+    p->cap_batch = (int)cap_batch;
+    return GROOT_OK;
 }
 
 void gr_plan_free(gr_backend *be, gr_plan *p)
 {
     if (!be)
         return;
-    for (int i = 0; i < p->cap_batch; i++)
-        slot_free(be, &p->slots[i]);
-    free(p->slots);
-    scratch_free_len(be, p);
-    gr_vision_scratch_free(be, &p->vision);
+    buffers_free(be, p);
+    free(p->batch.sample);
+    free(p->batch.run);
     memset(p, 0, sizeof *p);
+}
+
+gr_tensor gr_plan_pixels(const gr_plan *p) { return gr_view_rows(p->pixels, 0, p->batch.views); }
+
+gr_tensor gr_plan_vit(const gr_plan *p, const gr_model_config *cfg)
+{
+    return gr_view_rows(p->vit_embeds, 0, p->batch.views * cfg->tokens_per_image);
+}
+
+gr_tensor gr_plan_tokens(const gr_plan *p, gr_tensor t) { return gr_view_rows(t, 0, p->batch.tokens); }
+
+gr_tensor gr_plan_ids(const gr_plan *p) { return gr_view_cols(p->ids, 0, p->batch.tokens); }
+
+gr_tensor gr_plan_per_sample(const gr_plan *p, gr_tensor t, int64_t rows_each)
+{
+    return gr_view_rows(t, 0, p->batch.count * rows_each);
 }

@@ -1,13 +1,15 @@
 /*
  * The SigLIP vision tower and the mlp1 projector (SPEC.md section 4,
- * Vision): pixels of one sample's views in, one text-width row per patch out.
+ * Vision): pixels of a batch's images (every sample's views, stacked) in,
+ * one text-width row per patch out. Images never mix but in attention,
+ * which runs per image, so one call serves the whole batch.
  */
 #ifndef GR_MODEL_VISION_H
 #define GR_MODEL_VISION_H
 
 #include "model/weights.h"
 
-/* Buffers for up to max_views images (rows = views * tokens_per_image). */
+/* Buffers for up to max_views images in all (rows = views * tokens_per_image). */
 typedef struct gr_vision_scratch {
     int64_t cap_rows;
     gr_tensor x;       /* residual stream, float32 [rows, D] */
