@@ -22,8 +22,8 @@ summary=()
 add() { summary+=("$(printf '%-44s %s' "$1" "$2")"); }
 
 # The carried build needs its non-CUDA shared libraries beside it.
-if [ -f "$B/devlibs.tgz" ]; then
-  mkdir -p /tmp/groot-devlibs && tar xzf "$B/devlibs.tgz" -C /tmp/groot-devlibs
+if [ -f "$B/devlibs.txz" ]; then
+  mkdir -p /tmp/groot-devlibs && tar xJf "$B/devlibs.txz" -C /tmp/groot-devlibs
   export LD_LIBRARY_PATH=/tmp/groot-devlibs:${LD_LIBRARY_PATH:-}
 fi
 # Tests were compiled with the source tree's absolute path: make it resolve here.

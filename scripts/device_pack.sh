@@ -2,7 +2,7 @@
 # Packs a CUDA build made here (default build-dev) into .dev/ for the GPU
 # machine, which has CUDA but none of groot's Debian dependencies: the groot
 # binary, the device test programs, the build's CMakeCache.txt (it names the
-# source path the tests were compiled with) and, in devlibs.tgz, the non-CUDA
+# source path the tests were compiled with) and, in devlibs.txz, the non-CUDA
 # shared libraries they load. Carry .dev to the device and run
 # scripts/device_check.sh there.
 set -euo pipefail
@@ -18,6 +18,8 @@ for bin in "$D/groot" "$D"/tests/*; do
   ldd "$bin" 2>/dev/null | awk '/=> \// {print $3}'
 done | sort -u | grep -v -E 'libcuda|libcublas|libcudart|libc\.so|libm\.so|libdl|libpthread|librt|ld-linux|libstdc\+\+|libgcc_s' |
   while read -r lib; do cp -L "$lib" "$tmp/"; done
-tar czf "$D/devlibs.tgz" -C "$tmp" .
+strip --strip-unneeded "$tmp"/* 2>/dev/null || true
+# xz: the carried tree (sources, goldens, this folder) must stay under 64 MiB.
+tar cJf "$D/devlibs.txz" -C "$tmp" .
 rm -rf "$tmp"
 du -sh "$D"
