@@ -32,9 +32,22 @@ typedef struct gr_cuda_gemm_plan {
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t la, lb, lc, ld;
     cublasLtMatmulAlgo_t algo;
+    int tuned;             /* algo was timed against the heuristic's other candidates */
 } gr_cuda_gemm_plan;
 
-#define GR_CUDA_GEMM_PLANS 128
+/* A 16-bit copy of a float32 bias, for cuBLASLt epilogues writing a 16-bit
+ * D (they read the bias in D's type). buf_id is the driver's id of the
+ * allocation holding src, so a freed and reused address is not mistaken
+ * for the same bias. */
+typedef struct gr_cuda_bias16 {
+    const float *src;
+    int64_t n;
+    int dtype;             /* gr_dtype of dev */
+    unsigned long long buf_id;
+    void *dev;
+} gr_cuda_bias16;
+
+#define GR_CUDA_GEMM_PLANS 256
 #define GR_CUDA_GRAPHS 32
 
 typedef struct gr_cuda_graph {
@@ -74,6 +87,29 @@ typedef struct gr_cuda_backend {
     gr_cuda_graph graphs[GR_CUDA_GRAPHS];
     uint64_t graph_clock;
     int capturing;
+
+    /* graph.c: fn of run_recorded is running (eagerly or captured), so a
+     * nested run_recorded just calls its fn. */
+    int recording;
+
+    /* cuda_gemm.c: the 16-bit bias copies (open addressing on src, capacity
+     * a power of two) and cuPointerGetAttribute, fetched through the
+     * runtime so that no driver library is linked. */
+    gr_cuda_bias16 *bias16;
+    size_t bias16_cap, bias16_count;
+    void *ptr_attr_fn;
+    int ptr_attr_tried;
+
+    /* cuda_gemm.c: GEMM autotuning, outside captures only: a scratch D,
+     * copies of the weight to rotate through (so timed runs read it from
+     * DRAM, as the model does, not from L2), events. Released after each
+     * eager run. */
+    void *tune_d;
+    size_t tune_d_cap;
+    void *tune_rot;
+    size_t tune_rot_cap;
+    cudaEvent_t tune_ev[2];
+    int tune_ev_ready;
 } gr_cuda_backend;
 
 static inline gr_cuda_backend *gr_cuda(gr_backend *be) { return (gr_cuda_backend *)be; }
@@ -100,6 +136,8 @@ groot_status gr_cuda_scratch(gr_cuda_backend *cb, size_t bytes, void **out);
 groot_status gr_cuda_linear(gr_backend *be, const gr_tensor *x, const gr_linear *L, gr_act act,
                             const gr_tensor *residual, gr_tensor *y);
 void gr_cuda_gemm_plans_destroy(gr_cuda_backend *cb);
+/* Frees the autotuning buffers (plans and bias copies stay). */
+void gr_cuda_gemm_tune_release(gr_cuda_backend *cb);
 
 groot_status gr_cuda_layernorm(gr_backend *be, const gr_tensor *x, const gr_tensor *w,
                                const gr_tensor *b, float eps, gr_tensor *y);

@@ -1,8 +1,11 @@
 /*
  * run_recorded on CUDA graphs, and the timers. The first call under a key
- * captures fn's work on the backend's stream and instantiates it; later
- * calls replay the graph with one launch, which removes the per-kernel
- * launch cost of the model's hundreds of small ops.
+ * runs fn directly: work that cannot be captured happens there, once
+ * (GEMM autotuning, which synchronizes; scratch growth; 16-bit bias
+ * copies), and a call that is made only once never pays for a capture.
+ * The second call captures fn's work on the backend's stream and
+ * instantiates it; later calls replay the graph with one launch, which
+ * removes the per-kernel launch cost of the model's hundreds of small ops.
  */
 #include "backend/cuda/cuda_backend.h"
 
@@ -11,9 +14,10 @@
 void gr_cuda_graphs_destroy(gr_cuda_backend *cb)
 {
     for (int i = 0; i < GR_CUDA_GRAPHS; i++) {
-        if (cb->graphs[i].used)
+        if (cb->graphs[i].used && cb->graphs[i].exec)
             cudaGraphExecDestroy(cb->graphs[i].exec);
         cb->graphs[i].used = 0;
+        cb->graphs[i].exec = NULL;
     }
 }
 
@@ -25,7 +29,8 @@ static gr_cuda_graph *graph_find(gr_cuda_backend *cb, uint64_t key)
     return NULL;
 }
 
-/* A free slot, else the oldest one (its graph destroyed). */
+/* A free slot, else the oldest one (its graph destroyed). A slot whose
+ * exec is NULL only remembers that its key ran once, eagerly. */
 static gr_cuda_graph *graph_slot(gr_cuda_backend *cb)
 {
     gr_cuda_graph *v = &cb->graphs[0];
@@ -36,18 +41,38 @@ static gr_cuda_graph *graph_slot(gr_cuda_backend *cb)
         if (g->born < v->born)
             v = g;
     }
-    cudaGraphExecDestroy(v->exec);
+    if (v->exec)
+        cudaGraphExecDestroy(v->exec);
     v->used = 0;
+    v->exec = NULL;
     return v;
+}
+
+static groot_status run_eager(gr_cuda_backend *cb, uint64_t key, gr_recorded_fn fn, void *ctx)
+{
+    cb->recording = 1;
+    groot_status st = fn(ctx);
+    cb->recording = 0;
+    gr_cuda_gemm_tune_release(cb);
+    if (st != GROOT_OK)
+        return st; /* not remembered: the next call runs eagerly again */
+    gr_cuda_graph *g = graph_slot(cb);
+    g->used = 1;
+    g->key = key;
+    g->exec = NULL;
+    g->born = ++cb->graph_clock;
+    return GROOT_OK;
 }
 
 groot_status gr_cuda_run_recorded(gr_backend *be, uint64_t key, gr_recorded_fn fn, void *ctx)
 {
     gr_cuda_backend *cb = gr_cuda(be);
-    if (cb->capturing) /* nested: becomes part of the outer recording */
+    if (cb->capturing || cb->recording) /* nested: part of the outer run or recording */
         return fn(ctx);
     gr_cuda_graph *g = graph_find(cb, key);
-    if (g) {
+    if (!g)
+        return run_eager(cb, key, fn, ctx);
+    if (g->exec) {
         GR_CUDA_TRY(be, cudaGraphLaunch(g->exec, cb->stream), "run_recorded", "graph launch");
         return GROOT_OK;
     }
@@ -57,7 +82,9 @@ groot_status gr_cuda_run_recorded(gr_backend *be, uint64_t key, gr_recorded_fn f
     GR_CUDA_TRY(be, cudaStreamBeginCapture(cb->stream, cudaStreamCaptureModeThreadLocal), "run_recorded",
                 detail);
     cb->capturing = 1;
+    cb->recording = 1;
     groot_status st = fn(ctx);
+    cb->recording = 0;
     cb->capturing = 0;
     cudaGraph_t graph = NULL;
     cudaError_t e = cudaStreamEndCapture(cb->stream, &graph);
@@ -76,9 +103,6 @@ groot_status gr_cuda_run_recorded(gr_backend *be, uint64_t key, gr_recorded_fn f
     cudaGraphDestroy(graph);
     if (e != cudaSuccess)
         return gr_cuda_fail(be, e, "run_recorded", "instantiate");
-    g = graph_slot(cb);
-    g->used = 1;
-    g->key = key;
     g->exec = exec;
     g->born = ++cb->graph_clock;
     /* Capturing only recorded the work: run it now. */
