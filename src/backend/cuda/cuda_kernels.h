@@ -58,6 +58,8 @@ cudaError_t grk_add_rows(grk_mat x, grk_mat add, int64_t add_rows, grk_mat y, in
                          int64_t cols, cudaStream_t s);
 /* y += alpha * x. */
 cudaError_t grk_axpy(float alpha, grk_mat x, grk_mat y, int64_t rows, int64_t cols, cudaStream_t s);
+/* dst = src, converting dtype (any float pair). */
+cudaError_t grk_copy(grk_mat src, grk_mat dst, int64_t rows, int64_t cols, cudaStream_t s);
 /* y[i] = table[ids[i]], or the next images row where ids[i] == image_id. */
 cudaError_t grk_embed(const int32_t *ids, int64_t n, grk_mat table, int image_id, grk_mat images,
                       grk_mat y, int64_t dim, cudaStream_t s);

@@ -174,6 +174,8 @@ groot_status gr_cuda_copy(gr_backend *be, const gr_tensor *src, gr_tensor *dst)
                        (long long)dst->rows, (long long)dst->cols, (long long)dst->ld);
     if (src->rows == 0 || src->cols == 0)
         return GROOT_OK;
+    /* Same dtype: a memcpy node measured no slower in a graph than a copy
+     * kernel, even for the DiT's 32 x 1536 rows. */
     if (src->dtype == dst->dtype) {
         size_t es = gr_dtype_size(src->dtype);
         GR_CUDA_TRY(be, cudaMemcpy2DAsync(dst->data, (size_t)dst->ld * es, src->data, (size_t)src->ld * es,
@@ -185,9 +187,7 @@ groot_status gr_cuda_copy(gr_backend *be, const gr_tensor *src, gr_tensor *dst)
     if (!gr_cuda_is_float(src->dtype) || !gr_cuda_is_float(dst->dtype))
         return gr_fail(&be->err, GROOT_ERR_UNSUPPORTED, "cuda copy: %s to %s", gr_dtype_name(src->dtype),
                        gr_dtype_name(dst->dtype));
-    grk_mat none = {NULL, 0, 0};
-    return launched(be, grk_act_add(mat(src), NULL, 0, none, mat(dst), src->rows, src->cols, cb->stream),
-                    "copy", src);
+    return launched(be, grk_copy(mat(src), mat(dst), src->rows, src->cols, cb->stream), "copy", src);
 }
 
 groot_status gr_cuda_embed(gr_backend *be, const gr_tensor *ids, const gr_tensor *table,

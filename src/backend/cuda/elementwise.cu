@@ -1,10 +1,10 @@
 /*
  * Memory-bound elementwise kernels: activations and epilogues, swiglu,
- * broadcast row adds, axpy, dtype-converting copies, token embedding with
- * image-row scatter, and patchify. Strided 2-D operands throughout; one
- * thread per element on a grid-stride loop.
+ * broadcast row adds, axpy, copies (dtype-converting or not), token
+ * embedding with image-row scatter, and patchify. Strided 2-D operands
+ * throughout.
  */
-#include "cuda_dtype.cuh"
+#include "cuda_vec.cuh"
 
 namespace {
 
@@ -35,36 +35,41 @@ __global__ void act_add_kernel(grk_mat t, const float *bias, int act, grk_mat r,
     }
 }
 
-__global__ void swiglu_kernel(grk_mat g, grk_mat u, grk_mat y, int64_t rows, int64_t cols)
-{
-    int64_t n = rows * cols;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        int64_t row = i / cols, col = i - row * cols;
-        float a = grk_at(g, row, col);
-        float b = grk_at(u, row, col);
-        grk_put(y, row, col, a / (1.0f + expf(-a)) * b);
-    }
-}
+/* The row-wise maps share one kernel: each thread owns an 8-element chunk
+ * of a row (16-byte accesses where the launcher found them aligned), on a
+ * 2-D grid (x: chunks of a row, y: rows) so that no thread divides by the
+ * width. The op is uniform across the grid. */
+enum { EW_COPY, EW_SWIGLU, EW_ADD_ROWS, EW_AXPY };
 
-__global__ void add_rows_kernel(grk_mat x, grk_mat add, int64_t add_rows, grk_mat y, int64_t rows,
-                                int64_t cols)
+/* y = op(a, b): copy a; silu(a) * b; a + b[r % b_rows]; b + alpha * a. */
+__global__ void ew_kernel(int op, grk_mat a, grk_mat b, grk_mat y, int64_t rows, int64_t cols, int64_t b_rows,
+                          float alpha, int vec)
 {
-    int64_t n = rows * cols;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        int64_t row = i / cols, col = i - row * cols;
-        grk_put(y, row, col, grk_at(x, row, col) + grk_at(add, row % add_rows, col));
-    }
-}
-
-__global__ void axpy_kernel(float alpha, grk_mat x, grk_mat y, int64_t rows, int64_t cols)
-{
-    int64_t n = rows * cols;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        int64_t row = i / cols, col = i - row * cols;
-        grk_put(y, row, col, grk_at(y, row, col) + alpha * grk_at(x, row, col));
+    int64_t c0 = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * 8;
+    if (c0 >= cols)
+        return;
+    int n = (int)min((int64_t)8, cols - c0);
+    for (int64_t r = (int64_t)blockIdx.y * blockDim.y + threadIdx.y; r < rows;
+         r += (int64_t)gridDim.y * blockDim.y) {
+        float va[8], vb[8];
+        grk_ld8(a, r, c0, n, vec, va);
+        if (op == EW_SWIGLU) {
+            grk_ld8(b, r, c0, n, vec, vb);
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+                va[j] = va[j] / (1.0f + expf(-va[j])) * vb[j];
+        } else if (op == EW_ADD_ROWS) {
+            grk_ld8(b, b_rows == rows ? r : r % b_rows, c0, n, vec, vb);
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+                va[j] += vb[j];
+        } else if (op == EW_AXPY) {
+            grk_ld8(b, r, c0, n, vec, vb);
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+                va[j] = vb[j] + alpha * va[j];
+        }
+        grk_st8(y, r, c0, n, vec, va);
     }
 }
 
@@ -136,31 +141,49 @@ extern "C" cudaError_t grk_act_add(grk_mat t, const float *bias, int act, grk_ma
     return cudaGetLastError();
 }
 
-extern "C" cudaError_t grk_swiglu(grk_mat gate, grk_mat up, grk_mat y, int64_t rows, int64_t cols,
-                                  cudaStream_t s)
+/* Threads along a row cover its chunks (at most 256, fewer for narrow
+ * rows so that a block still holds 256 threads' work), the rest of the
+ * block takes further rows. */
+static cudaError_t ew_launch(int op, grk_mat a, grk_mat b, grk_mat y, int64_t rows, int64_t cols, int64_t b_rows,
+                             float alpha, cudaStream_t s)
 {
     if (rows <= 0 || cols <= 0)
         return cudaSuccess;
-    swiglu_kernel<<<grid_for(rows * cols), kThreads, 0, s>>>(gate, up, y, rows, cols);
+    int vec = grk_vec_ok(a, cols) && grk_vec_ok(y, cols) && (op == EW_COPY || grk_vec_ok(b, cols));
+    int64_t chunks = (cols + 7) / 8;
+    int tx = 1;
+    while (tx < chunks && tx < kThreads)
+        tx *= 2;
+    int ty = kThreads / tx;
+    int64_t gx = (chunks + tx - 1) / tx, gy = (rows + ty - 1) / ty;
+    if (gx > INT32_MAX)
+        return cudaErrorInvalidValue;
+    dim3 grid((unsigned)gx, (unsigned)(gy < 65535 ? gy : 65535));
+    ew_kernel<<<grid, dim3((unsigned)tx, (unsigned)ty), 0, s>>>(op, a, b, y, rows, cols, b_rows, alpha, vec);
     return cudaGetLastError();
+}
+
+extern "C" cudaError_t grk_swiglu(grk_mat gate, grk_mat up, grk_mat y, int64_t rows, int64_t cols,
+                                  cudaStream_t s)
+{
+    return ew_launch(EW_SWIGLU, gate, up, y, rows, cols, rows, 0.0f, s);
 }
 
 extern "C" cudaError_t grk_add_rows(grk_mat x, grk_mat add, int64_t add_rows, grk_mat y,
                                     int64_t rows, int64_t cols, cudaStream_t s)
 {
-    if (rows <= 0 || cols <= 0)
-        return cudaSuccess;
-    add_rows_kernel<<<grid_for(rows * cols), kThreads, 0, s>>>(x, add, add_rows, y, rows, cols);
-    return cudaGetLastError();
+    return ew_launch(EW_ADD_ROWS, x, add, y, rows, cols, add_rows, 0.0f, s);
 }
 
 extern "C" cudaError_t grk_axpy(float alpha, grk_mat x, grk_mat y, int64_t rows, int64_t cols,
                                 cudaStream_t s)
 {
-    if (rows <= 0 || cols <= 0)
-        return cudaSuccess;
-    axpy_kernel<<<grid_for(rows * cols), kThreads, 0, s>>>(alpha, x, y, rows, cols);
-    return cudaGetLastError();
+    return ew_launch(EW_AXPY, x, y, y, rows, cols, rows, alpha, s);
+}
+
+extern "C" cudaError_t grk_copy(grk_mat src, grk_mat dst, int64_t rows, int64_t cols, cudaStream_t s)
+{
+    return ew_launch(EW_COPY, src, src, dst, rows, cols, rows, 0.0f, s);
 }
 
 extern "C" cudaError_t grk_embed(const int32_t *ids, int64_t n, grk_mat table, int image_id,
