@@ -76,6 +76,34 @@ add "3B parity (cuda vs cpu fp32)" "$([ $? = 0 ] && echo PASS || echo FAIL)"
 figures "$OUT/parity.log"
 tail -n 3 "$OUT/parity.log" >>"$LOG"
 
+step "3b. the policy end to end (groot run) on the 3B checkpoint: CUDA fp32 vs CPU"
+run_args=(--model $m3b --data-config fourier_gr1_arms_only --embodiment gr1
+  --image video.ego_view=assets/sample_ego_view.png
+  --state state.left_arm=0.1,-0.2,0.3,-0.4,0.5,-0.1,0.2 --state state.right_arm=-0.1,0.2,-0.3,0.4,-0.5,0.1,-0.2
+  --state state.left_hand=0,0.1,0.2,0.3,0.4,0.5 --state state.right_hand=0.5,0.4,0.3,0.2,0.1,0
+  --instruction "pick the pear from the counter and place it in the plate" --seed 0 --json)
+"$G" run "${run_args[@]}" --device cpu >"$OUT/run_cpu.json" 2>"$OUT/run_cpu.err"
+"$G" run "${run_args[@]}" --device cuda --precision fp32 >"$OUT/run_cuda_fp32.json" 2>"$OUT/run_cuda.err"
+"$G" run "${run_args[@]}" --device cuda --precision bf16 >"$OUT/run_cuda_bf16.json" 2>>"$OUT/run_cuda.err"
+while read -r k v; do add "$k" "$v"; done < <(python3 - "$OUT" <<'PYEOF'
+import json, sys, math
+out = sys.argv[1]
+def acts(f):
+    return json.load(open(f"{out}/{f}"))["actions"]
+try:
+    ref = acts("run_cpu.json")
+    for p in ["fp32", "bf16"]:
+        got = acts(f"run_cuda_{p}.json")
+        num = sum((a - b) ** 2 for k in ref for ra, ga in zip(ref[k], got[k]) for a, b in zip(ga, ra))
+        den = sum(b * b for k in ref for ra in ref[k] for b in ra)
+        print(f"groot_run_cuda_{p}_vs_cpu_actions {math.sqrt(num / den):.3e}")
+    t = json.load(open(f"{out}/run_cuda_bf16.json"))["timings_ms"]
+    print(f"groot_run_cuda_bf16_first_call_total_ms {t['total']:.2f}")
+except Exception as e:
+    print(f"groot_run_compare FAILED:{type(e).__name__}")
+PYEOF
+)
+
 step "4. benchmarks on $card"
 for p in bf16 fp16 tf32 fp32; do
   "$G" bench --model $m3b --device cuda --precision $p --component every --batch 1 --views 1 \
