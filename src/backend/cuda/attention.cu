@@ -1,11 +1,14 @@
 /*
- * Fused multi-head attention, flash style: one block per (query tile, head)
- * walks the key/value tiles once, keeping the softmax online (running max
- * and sum in float32), so the [Lq, Lk] score matrix never reaches memory.
+ * Fused multi-head attention, flash style: each warp walks key/value tiles
+ * keeping the softmax online (running max and sum in float32), so the
+ * [Lq, Lk] score matrix never reaches memory.
  *
  * Two kernels:
  *  - tc_attention: BF16/F16 q/k/v on the tensor cores (mma.sync m16n8k16,
- *    fp32 accumulation); head_dim padded with zeros to a multiple of 16.
+ *    fp32 accumulation, ldmatrix operands, cp.async tiles); head_dim padded
+ *    with zeros to a multiple of 16. The model's calls are small (49-294
+ *    queries), so the block shape is picked per call to spread the work over
+ *    the SMs and shorten the busiest warp's chain (see choose_tc).
  *  - ref_attention: any float dtypes on the CUDA cores in fp32; the path for
  *    F32 and for mixed input dtypes.
  * Both take strided q/k/v views (row stride ld; head h at column h*head_dim)
@@ -144,21 +147,35 @@ ref_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, int 
         }
     }
 }
-
 /* ------------------------------------------------------------------ */
 /* tensor-core kernel (BF16 / F16)                                     */
 /* ------------------------------------------------------------------ */
 
-const int kTcWarps = 4;
-const int kTcBQ = 16 * kTcWarps; /* each warp owns 16 query rows */
-const int kTcBK = 64;
-const int kTcPad = 8;            /* halves of row padding: rows land 4 banks apart */
+/* Work split. A block holds NW warps = wr row warps x wk key warps. Each
+ * row warp owns 16 query rows of one head; the block's rows may span hpc
+ * heads of one kv group, so their keys and values are fetched once. The key
+ * warps of a row walk interleaved 64-key tiles (a stage = wk tiles, streamed
+ * through shared memory with cp.async, as many stages in flight as fit) and
+ * merge their partial softmaxes through shared memory at the end: short
+ * query sets (DiT: 49 queries) get parallelism without a second kernel. */
+const int kBK = 64;  /* keys per warp tile */
+const int kPad = 8;  /* halves of row padding: an odd number of 16-byte units
+                      * per row keeps ldmatrix's 8 row reads on distinct banks */
 
-template <int DP>
-constexpr size_t tc_smem_bytes()
+struct tc_cfg {
+    int nw, hpc, wr, wk, nb; /* nb: stages in flight, 0 = as many as fit */
+};
+
+struct tc_args {
+    grk_mat q, k, v, out;
+    int lq, lk, group, d, causal, vec, outvec;
+    float scale_log2;
+    int hpc, wr, wk, nbuf, rev;
+};
+
+size_t tc_smem(int dp, int wr, int wk, int nbuf)
 {
-    return 2 * ((size_t)kTcBQ * (DP + kTcPad) + (size_t)kTcBK * (DP + kTcPad) +
-                (size_t)DP * (kTcBK + kTcPad));
+    return 2 * (size_t)(dp + kPad) * ((size_t)16 * wr + (size_t)2 * nbuf * wk * kBK);
 }
 
 template <typename T> struct mma_op;
@@ -191,181 +208,291 @@ template <> struct mma_op<__half> {
     }
 };
 
-/* Copies rows [r0, r0+nrows) x columns [c0, c0+d) of m into a zero-padded
- * [nrows][DP] tile (row stride `stride` halves), or transposed into
- * [DP][nrows] when TRANS. vec: 16-byte loads are legal (checked by the host). */
-template <typename T, int DP, bool TRANS>
-__device__ __forceinline__ void load_tile(T *dst, int stride, const grk_mat &m, int r0, int rmax,
-                                          int64_t c0, int d, int nrows, bool vec)
+/* exp2 on the SFU alone: inputs are <= 0 here (or -inf, giving 0), so the
+ * subnormal handling exp2f adds only changes results below 2^-126. */
+__device__ __forceinline__ float ex2(float x)
 {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
+__device__ __forceinline__ uint32_t smem_u32(const void *p)
+{
+    return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+/* 16 bytes global -> shared without a register round trip; src_bytes 0
+ * writes zeros (padding rows and columns). */
+__device__ __forceinline__ void cp16(uint32_t dst, const void *src, int src_bytes)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+                 "r"(src_bytes));
+}
+
+__device__ __forceinline__ void cp_commit()
+{
+    asm volatile("cp.async.commit_group;\n" ::);
+}
+
+template <int N> __device__ __forceinline__ void cp_wait()
+{
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+/* wait_group takes an immediate; past 6 it waits for more than asked, which
+ * is only less overlap. */
+__device__ __forceinline__ void cp_wait_upto(int n)
+{
+    switch (n) {
+    case 0: cp_wait<0>(); break;
+    case 1: cp_wait<1>(); break;
+    case 2: cp_wait<2>(); break;
+    case 3: cp_wait<3>(); break;
+    case 4: cp_wait<4>(); break;
+    case 5: cp_wait<5>(); break;
+    default: cp_wait<6>(); break;
+    }
+}
+
+__device__ __forceinline__ void ldsm4(uint32_t *r, uint32_t addr)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+
+__device__ __forceinline__ void ldsm4_t(uint32_t *r, uint32_t addr)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+
+/* Rows [r0, r0+nrows) x columns [c0, c0+d) of m into a [nrows][DP+kPad]
+ * tile, zeros past row rmax and column d; NT threads share the work. The
+ * vec path only enqueues (cp.async; the caller commits and waits). Each
+ * thread keeps one 16-byte column for all its rows, so a copy costs a few
+ * instructions: the key loop issues them from the critical warps. The
+ * scalar path, for views that are not 16-byte aligned, stores directly. */
+template <typename T, int DP, int NT>
+__device__ __forceinline__ void load_rows(T *dst, const grk_mat &m, int r0, int nrows, int rmax,
+                                          int64_t c0, int d, int vec, int tid)
+{
+    const int S = DP + kPad;
     const T *src = (const T *)m.p;
-    const T zero = T(0.0f);
     if (vec) {
-        const int chunks = DP / 8;
-        for (int i = threadIdx.x; i < nrows * chunks; i += blockDim.x) {
-            /* TRANS walks rows fastest so that the scattered 2-byte stores
-             * of neighbouring threads share words instead of banks. */
-            int r = TRANS ? i % nrows : i / chunks;
-            int ch = TRANS ? i / nrows : i % chunks;
-            int c = ch * 8;
-            uint4 val = make_uint4(0, 0, 0, 0);
-            if (r0 + r < rmax && c < d)
-                val = *(const uint4 *)(src + (int64_t)(r0 + r) * m.ld + c0 + c);
-            if (TRANS) {
-                const T *e = (const T *)&val;
-#pragma unroll
-                for (int j = 0; j < 8; j++)
-                    dst[(c + j) * stride + r] = e[j];
-            } else {
-                *(uint4 *)(dst + r * stride + c) = val;
-            }
+        const int CH = DP / 8, RPP = NT / CH; /* NT >= 64 > CH */
+        const int r = tid / CH, c = (tid - r * CH) * 8;
+        if (r >= RPP)
+            return;
+        const int nvalid = c < d ? rmax - r0 : 0;
+        const T *p = src + (int64_t)(r0 + r) * m.ld + c0 + c;
+        const int64_t step = (int64_t)RPP * m.ld;
+        uint32_t sa = smem_u32(dst + r * S + c);
+#pragma unroll 4
+        for (int row = r; row < nrows; row += RPP) {
+            const bool in = row < nvalid;
+            cp16(sa, in ? p : src, in ? 16 : 0);
+            p += step;
+            sa += RPP * S * 2;
         }
     } else {
-        for (int i = threadIdx.x; i < nrows * DP; i += blockDim.x) {
-            int r = TRANS ? i % nrows : i / DP;
-            int c = TRANS ? i / nrows : i % DP;
-            T val = zero;
+        for (int i = tid; i < nrows * DP; i += NT) {
+            int r = i / DP, c = i - r * DP;
+            T val = T(0.0f);
             if (r0 + r < rmax && c < d)
                 val = src[(int64_t)(r0 + r) * m.ld + c0 + c];
-            if (TRANS)
-                dst[c * stride + r] = val;
-            else
-                dst[r * stride + c] = val;
+            dst[r * S + c] = val;
         }
     }
 }
 
-template <typename T, int DP>
-__global__ void __launch_bounds__(kTcWarps * 32)
-tc_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, int group, int d,
-             int causal, float scale_log2, int vec, int kchunk, float *ws_o, float *ws_ml)
+template <typename T, int DP, int NW>
+__global__ void __launch_bounds__(NW * 32, 1)
+tc_attention(const tc_args a)
 {
     extern __shared__ __align__(16) unsigned char smraw[];
-    const int QS = DP + kTcPad, VS = kTcBK + kTcPad;
-    T *Qs = (T *)smraw;            /* [BQ][QS] */
-    T *Ks = Qs + kTcBQ * QS;       /* [BK][QS] */
-    T *Vt = Ks + kTcBK * QS;       /* [DP][VS]: V transposed, so B fragments are contiguous pairs */
+    const int S = DP + kPad;
     typedef mma_op<T> op;
-
-    const int h = blockIdx.y, kvh = h / group;
-    const int q0 = blockIdx.x * kTcBQ;
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int g = lane >> 2, t4 = lane & 3; /* mma fragment coordinates */
-    const int64_t qc = (int64_t)h * d, kc = (int64_t)kvh * d;
+    const int wr = warp % a.wr, wk = warp / a.wr;
+    const int rph = 16 * a.wr / a.hpc; /* query rows per head in this block */
+    /* Causal: the longest blocks (last rows) go first, so the short ones
+     * fill in behind them. */
+    const int bx = a.rev ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
+    const int q0 = bx * rph, h0 = blockIdx.y * a.hpc;
+    const int64_t kc = (int64_t)(h0 / a.group) * a.d;
+    const int stk = a.wk * kBK; /* keys per stage */
+    T *Qs = (T *)smraw;              /* [16 wr][S] */
+    T *Ks = Qs + 16 * a.wr * S;      /* [nbuf][stk][S] */
+    T *Vs = Ks + a.nbuf * stk * S;   /* [nbuf][stk][S] */
 
-    load_tile<T, DP, false>(Qs, QS, q, q0, lq, qc, d, kTcBQ, vec);
-    __syncthreads();
+    int kend = a.lk;
+    if (a.causal && q0 + rph < kend)
+        kend = q0 + rph;
+    const int nst = (kend + stk - 1) / stk;
 
-    /* This warp's Q rows as A fragments, kept for the whole key loop. */
-    uint32_t qf[DP / 16][4];
-    {
-        const T *qr = Qs + (warp * 16) * QS;
-#pragma unroll
-        for (int kk = 0; kk < DP / 16; kk++) {
-            int c = kk * 16 + t4 * 2;
-            qf[kk][0] = *(const uint32_t *)(qr + g * QS + c);
-            qf[kk][1] = *(const uint32_t *)(qr + (g + 8) * QS + c);
-            qf[kk][2] = *(const uint32_t *)(qr + g * QS + c + 8);
-            qf[kk][3] = *(const uint32_t *)(qr + (g + 8) * QS + c + 8);
-        }
+    /* Prologue: the first nbuf stages in flight at once (Q rides with the
+     * first); the key loop is latency-bound, so depth matters more than
+     * overlap with compute. */
+    for (int hh = 0; hh < a.hpc; hh++)
+        load_rows<T, DP, NW * 32>(Qs + hh * rph * S, a.q, q0, rph, a.lq, (int64_t)(h0 + hh) * a.d,
+                                  a.d, a.vec, tid);
+    for (int p = 0; p < a.nbuf && p < nst; p++) {
+        load_rows<T, DP, NW * 32>(Ks + p * stk * S, a.k, p * stk, stk, kend, kc, a.d, a.vec, tid);
+        load_rows<T, DP, NW * 32>(Vs + p * stk * S, a.v, p * stk, stk, kend, kc, a.d, a.vec, tid);
+        cp_commit();
     }
 
+    /* This warp's rows: head h, rows r0 .. r0+15. */
+    const int slot = wr * 16;
+    const int h = h0 + slot / rph;
+    const int r0 = q0 + slot % rph;
+    int wend = r0 < a.lq ? kend : 0; /* keys this warp must visit */
+    if (a.causal && r0 + 16 < wend)
+        wend = r0 + 16;
+    const int qrow0 = r0 + g, qrow1 = qrow0 + 8;
+
+    /* ldmatrix lane addresses (byte offsets within a tile). Q: matrices
+     * (rows 0-7 | 8-15) x (dims 0-7 | 8-15) in A-fragment order. K: keys
+     * (0-7 | 8-15) x dims (0-7 | 8-15) -> b0 b1 of two key n-tiles. V
+     * (transposed on load): keys (0-7 | 8-15) x dims (0-7 | 8-15) -> b0 b1
+     * of two dim n-tiles. */
+    const uint32_t qoff = (uint32_t)(((slot + (lane & 15)) * S + (lane >> 4) * 8) * 2);
+    const uint32_t koff = (uint32_t)((((lane & 7) + ((lane >> 4) << 3)) * S + ((lane >> 3) & 1) * 8) * 2);
+    const uint32_t voff = (uint32_t)((((lane & 7) + (((lane >> 3) & 1) << 3)) * S + (lane >> 4) * 8) * 2);
+
+    uint32_t qf[DP / 16][4];
     float o[DP / 8][4];
 #pragma unroll
     for (int i = 0; i < DP / 8; i++)
         o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
     float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
-    const int qrow0 = q0 + warp * 16 + g, qrow1 = qrow0 + 8;
 
-    int kend = lk;
-    if (causal && q0 + kTcBQ < kend)
-        kend = q0 + kTcBQ;
-    /* Split-KV: block z walks only its chunk of the keys. */
-    const int kbeg = blockIdx.z * kchunk;
-    if (kbeg + kchunk < kend)
-        kend = kbeg + kchunk;
-    for (int k0 = kbeg; k0 < kend; k0 += kTcBK) {
+    for (int st = 0; st < nst; st++) {
+        const int issued = st + a.nbuf < nst ? st + a.nbuf : nst;
+        cp_wait_upto(issued - st - 1);
         __syncthreads();
-        load_tile<T, DP, false>(Ks, QS, k, k0, lk, kc, d, kTcBK, vec);
-        load_tile<T, DP, true>(Vt, VS, v, k0, lk, kc, d, kTcBK, vec);
-        __syncthreads();
-
-        /* S = Q K^T for this warp's 16 rows x 64 keys. */
-        float s[kTcBK / 8][4];
+        if (st == 0) {
+            const uint32_t qa = smem_u32(Qs) + qoff;
 #pragma unroll
-        for (int nt = 0; nt < kTcBK / 8; nt++) {
-            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
-            const T *kr = Ks + (nt * 8 + g) * QS + t4 * 2;
+            for (int kk = 0; kk < DP / 16; kk++)
+                ldsm4(qf[kk], qa + kk * 32);
+        }
+        const int k0 = st * stk + wk * kBK;
+        if (k0 < wend) {
+            const int toff = ((st % a.nbuf) * stk + wk * kBK) * S;
+            const uint32_t ka = smem_u32(Ks + toff) + koff;
+            const uint32_t va = smem_u32(Vs + toff) + voff;
+
+            /* S = Q K^T for 16 rows x 64 keys. */
+            float s[kBK / 8][4];
+#pragma unroll
+            for (int nt = 0; nt < kBK / 8; nt++)
+                s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
 #pragma unroll
             for (int kk = 0; kk < DP / 16; kk++) {
-                uint32_t b0 = *(const uint32_t *)(kr + kk * 16);
-                uint32_t b1 = *(const uint32_t *)(kr + kk * 16 + 8);
-                op::run(s[nt], qf[kk], b0, b1);
+                uint32_t b[kBK / 16][4];
+#pragma unroll
+                for (int np = 0; np < kBK / 16; np++)
+                    ldsm4(b[np], ka + (np * 16 * S + kk * 16) * 2);
+#pragma unroll
+                for (int np = 0; np < kBK / 16; np++) {
+                    op::run(s[2 * np], qf[kk], b[np][0], b[np][1]);
+                    op::run(s[2 * np + 1], qf[kk], b[np][2], b[np][3]);
+                }
             }
-        }
 
-        /* Online softmax over the tile; rows qrow0 (s[][0..1]) and qrow1 (s[][2..3]). */
-        float mx0 = -INFINITY, mx1 = -INFINITY;
+            /* Online softmax in the log2 domain; rows qrow0 (s[][0..1]) and
+             * qrow1 (s[][2..3]). The scale (> 0, checked by the host) goes
+             * in after the row max and inside one fma with the shift. */
+            const float sl2 = a.scale_log2;
+            const bool edge = k0 + kBK > a.lk || (a.causal && k0 + kBK - 1 > r0);
+            if (edge) {
 #pragma unroll
-        for (int nt = 0; nt < kTcBK / 8; nt++) {
+                for (int nt = 0; nt < kBK / 8; nt++) {
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int key = k0 + nt * 8 + t4 * 2 + (e & 1);
-                int qi = e < 2 ? qrow0 : qrow1;
-                bool masked = key >= lk || (causal && key > qi);
-                s[nt][e] = masked ? -INFINITY : s[nt][e] * scale_log2;
+                    for (int e = 0; e < 4; e++) {
+                        int key = k0 + nt * 8 + t4 * 2 + (e & 1);
+                        int qi = e < 2 ? qrow0 : qrow1;
+                        if (key >= a.lk || (a.causal && key > qi))
+                            s[nt][e] = -INFINITY;
+                    }
+                }
             }
-            mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
-            mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
-        }
+            float mx0 = -INFINITY, mx1 = -INFINITY;
 #pragma unroll
-        for (int off = 1; off < 4; off <<= 1) {
-            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
-            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
-        }
-        float mn0 = fmaxf(mrow[0], mx0), mn1 = fmaxf(mrow[1], mx1);
-        float b0 = mn0 == -INFINITY ? 0.0f : mn0, b1 = mn1 == -INFINITY ? 0.0f : mn1;
-        float c0 = exp2f(mrow[0] - b0), c1 = exp2f(mrow[1] - b1);
-        mrow[0] = mn0;
-        mrow[1] = mn1;
-        float ps0 = 0.0f, ps1 = 0.0f;
+            for (int nt = 0; nt < kBK / 8; nt++) {
+                mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
+                mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
+            }
 #pragma unroll
-        for (int nt = 0; nt < kTcBK / 8; nt++) {
-            s[nt][0] = exp2f(s[nt][0] - b0);
-            s[nt][1] = exp2f(s[nt][1] - b0);
-            s[nt][2] = exp2f(s[nt][2] - b1);
-            s[nt][3] = exp2f(s[nt][3] - b1);
-            ps0 += s[nt][0] + s[nt][1];
-            ps1 += s[nt][2] + s[nt][3];
-        }
-        /* Row sums stay partial per thread (the 4 threads of a row share
-         * the correction factors) and are combined once at the end. */
-        lrow[0] = lrow[0] * c0 + ps0;
-        lrow[1] = lrow[1] * c1 + ps1;
+            for (int off = 1; off < 4; off <<= 1) {
+                mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
+                mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
+            }
+            const float mn0 = fmaxf(mrow[0], mx0 * sl2), mn1 = fmaxf(mrow[1], mx1 * sl2);
+            /* A row with nothing unmasked yet keeps m = -inf: base 0 keeps exp2 finite. */
+            const float b0 = mn0 == -INFINITY ? 0.0f : mn0, b1 = mn1 == -INFINITY ? 0.0f : mn1;
+            const float c0 = ex2(mrow[0] - b0), c1 = ex2(mrow[1] - b1);
+            mrow[0] = mn0;
+            mrow[1] = mn1;
+            float ps0 = 0.0f, ps1 = 0.0f;
 #pragma unroll
-        for (int i = 0; i < DP / 8; i++) {
-            o[i][0] *= c0;
-            o[i][1] *= c0;
-            o[i][2] *= c1;
-            o[i][3] *= c1;
-        }
+            for (int nt = 0; nt < kBK / 8; nt++) {
+                s[nt][0] = ex2(fmaf(s[nt][0], sl2, -b0));
+                s[nt][1] = ex2(fmaf(s[nt][1], sl2, -b0));
+                s[nt][2] = ex2(fmaf(s[nt][2], sl2, -b1));
+                s[nt][3] = ex2(fmaf(s[nt][3], sl2, -b1));
+                ps0 += s[nt][0] + s[nt][1];
+                ps1 += s[nt][2] + s[nt][3];
+            }
+            /* Row sums stay partial per thread (the 4 threads of a row share
+             * the correction factors) and are combined once at the end. */
+            lrow[0] = lrow[0] * c0 + ps0;
+            lrow[1] = lrow[1] * c1 + ps1;
+#pragma unroll
+            for (int i = 0; i < DP / 8; i++) {
+                o[i][0] *= c0;
+                o[i][1] *= c0;
+                o[i][2] *= c1;
+                o[i][3] *= c1;
+            }
 
-        /* O += P V: the S accumulators of two neighbouring key tiles are
-         * exactly one A fragment of the next mma. */
+            /* O += P V: the S accumulators of two neighbouring key n-tiles
+             * are exactly one A fragment. */
 #pragma unroll
-        for (int kt = 0; kt < kTcBK / 16; kt++) {
-            uint32_t a[4];
-            a[0] = op::pack(s[2 * kt][0], s[2 * kt][1]);
-            a[1] = op::pack(s[2 * kt][2], s[2 * kt][3]);
-            a[2] = op::pack(s[2 * kt + 1][0], s[2 * kt + 1][1]);
-            a[3] = op::pack(s[2 * kt + 1][2], s[2 * kt + 1][3]);
+            for (int kt = 0; kt < kBK / 16; kt++) {
+                uint32_t pa[4];
+                pa[0] = op::pack(s[2 * kt][0], s[2 * kt][1]);
+                pa[1] = op::pack(s[2 * kt][2], s[2 * kt][3]);
+                pa[2] = op::pack(s[2 * kt + 1][0], s[2 * kt + 1][1]);
+                pa[3] = op::pack(s[2 * kt + 1][2], s[2 * kt + 1][3]);
 #pragma unroll
-            for (int nt = 0; nt < DP / 8; nt++) {
-                const T *vr = Vt + (nt * 8 + g) * VS + kt * 16 + t4 * 2;
-                uint32_t bb0 = *(const uint32_t *)vr;
-                uint32_t bb1 = *(const uint32_t *)(vr + 8);
-                op::run(o[nt], a, bb0, bb1);
+                for (int n0 = 0; n0 < DP / 16; n0 += 4) {
+                    uint32_t b[4][4];
+#pragma unroll
+                    for (int j = 0; j < 4; j++)
+                        if (n0 + j < DP / 16)
+                            ldsm4_t(b[j], va + (kt * 16 * S + (n0 + j) * 16) * 2);
+#pragma unroll
+                    for (int j = 0; j < 4; j++) {
+                        if (n0 + j < DP / 16) {
+                            op::run(o[2 * (n0 + j)], pa, b[j][0], b[j][1]);
+                            op::run(o[2 * (n0 + j) + 1], pa, b[j][2], b[j][3]);
+                        }
+                    }
+                }
             }
+        }
+        if (st + a.nbuf < nst) {
+            __syncthreads(); /* the stage after next reuses this buffer */
+            const int b = st % a.nbuf, nx = st + a.nbuf;
+            load_rows<T, DP, NW * 32>(Ks + b * stk * S, a.k, nx * stk, stk, kend, kc, a.d, a.vec, tid);
+            load_rows<T, DP, NW * 32>(Vs + b * stk * S, a.v, nx * stk, stk, kend, kc, a.d, a.vec, tid);
+            cp_commit();
         }
     }
 
@@ -374,134 +501,215 @@ tc_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, int g
         lrow[0] += __shfl_xor_sync(0xffffffffu, lrow[0], off);
         lrow[1] += __shfl_xor_sync(0xffffffffu, lrow[1], off);
     }
-    if (ws_o) { /* a partial result: unnormalized O with its row max and sum */
-        const int64_t base = ((int64_t)blockIdx.z * gridDim.y + h) * lq;
+
+    if (a.wk > 1) {
+        /* Key warps 1.. hand (O, m, l) to key warp 0 of their row through
+         * the now idle K/V buffers, lane-major so each lane reads back what
+         * the same lane wrote. */
+        const int PW = DP / 2 + 4;
+        float *part = (float *)Ks;
+        __syncthreads(); /* every warp is done with the last stage */
+        if (wk > 0) {
+            float *p = part + ((wk - 1) * a.wr + wr) * PW * 32 + lane;
 #pragma unroll
-        for (int e = 0; e < 2; e++) {
-            int qi = e ? qrow1 : qrow0;
-            if (qi >= lq)
-                continue;
-            if (t4 == 0) {
-                ws_ml[(base + qi) * 2] = mrow[e];
-                ws_ml[(base + qi) * 2 + 1] = lrow[e];
-            }
+            for (int nt = 0; nt < DP / 8; nt++)
+#pragma unroll
+                for (int e = 0; e < 4; e++)
+                    p[(nt * 4 + e) * 32] = o[nt][e];
+            p[(DP / 2) * 32] = mrow[0];
+            p[(DP / 2 + 1) * 32] = mrow[1];
+            p[(DP / 2 + 2) * 32] = lrow[0];
+            p[(DP / 2 + 3) * 32] = lrow[1];
+        }
+        __syncthreads();
+        if (wk > 0)
+            return;
+        for (int w = 1; w < a.wk; w++) {
+            const float *p = part + ((w - 1) * a.wr + wr) * PW * 32 + lane;
+            const float m0 = p[(DP / 2) * 32], m1 = p[(DP / 2 + 1) * 32];
+            const float mn0 = fmaxf(mrow[0], m0), mn1 = fmaxf(mrow[1], m1);
+            const float b0 = mn0 == -INFINITY ? 0.0f : mn0, b1 = mn1 == -INFINITY ? 0.0f : mn1;
+            const float ca0 = ex2(mrow[0] - b0), cb0 = ex2(m0 - b0);
+            const float ca1 = ex2(mrow[1] - b1), cb1 = ex2(m1 - b1);
+            lrow[0] = lrow[0] * ca0 + p[(DP / 2 + 2) * 32] * cb0;
+            lrow[1] = lrow[1] * ca1 + p[(DP / 2 + 3) * 32] * cb1;
+            mrow[0] = mn0;
+            mrow[1] = mn1;
 #pragma unroll
             for (int nt = 0; nt < DP / 8; nt++) {
-                int c = nt * 8 + t4 * 2;
-                ws_o[(base + qi) * DP + c] = o[nt][2 * e];
-                ws_o[(base + qi) * DP + c + 1] = o[nt][2 * e + 1];
+                o[nt][0] = o[nt][0] * ca0 + p[(nt * 4 + 0) * 32] * cb0;
+                o[nt][1] = o[nt][1] * ca0 + p[(nt * 4 + 1) * 32] * cb0;
+                o[nt][2] = o[nt][2] * ca1 + p[(nt * 4 + 2) * 32] * cb1;
+                o[nt][3] = o[nt][3] * ca1 + p[(nt * 4 + 3) * 32] * cb1;
             }
         }
-        return;
     }
-    float inv0 = lrow[0] > 0.0f ? 1.0f / lrow[0] : 0.0f;
-    float inv1 = lrow[1] > 0.0f ? 1.0f / lrow[1] : 0.0f;
+
+    if (r0 >= a.lq)
+        return;
+    const float inv0 = lrow[0] > 0.0f ? 1.0f / lrow[0] : 0.0f;
+    const float inv1 = lrow[1] > 0.0f ? 1.0f / lrow[1] : 0.0f;
+    const int64_t oc = (int64_t)h * a.d;
 #pragma unroll
     for (int nt = 0; nt < DP / 8; nt++) {
-        int c = nt * 8 + t4 * 2;
+        const int c = nt * 8 + t4 * 2;
+        if (a.outvec) { /* d even, out of T, 4-byte aligned pairs */
+            if (c < a.d) {
+                T *op0 = (T *)a.out.p + oc + c;
+                if (qrow0 < a.lq)
+                    *(uint32_t *)(op0 + (int64_t)qrow0 * a.out.ld) =
+                        op::pack(o[nt][0] * inv0, o[nt][1] * inv0);
+                if (qrow1 < a.lq)
+                    *(uint32_t *)(op0 + (int64_t)qrow1 * a.out.ld) =
+                        op::pack(o[nt][2] * inv1, o[nt][3] * inv1);
+            }
+        } else {
 #pragma unroll
-        for (int e = 0; e < 2; e++) {
-            if (c + e < d) {
-                if (qrow0 < lq)
-                    grk_put(out, qrow0, qc + c + e, o[nt][e] * inv0);
-                if (qrow1 < lq)
-                    grk_put(out, qrow1, qc + c + e, o[nt][2 + e] * inv1);
+            for (int e = 0; e < 2; e++) {
+                if (c + e < a.d) {
+                    if (qrow0 < a.lq)
+                        grk_put(a.out, qrow0, oc + c + e, o[nt][e] * inv0);
+                    if (qrow1 < a.lq)
+                        grk_put(a.out, qrow1, oc + c + e, o[nt][2 + e] * inv1);
+                }
             }
         }
     }
 }
 
-/* Merges the split-KV partials: one thread per output element. */
-__global__ void combine_splits(const float *ws_o, const float *ws_ml, int nsplit, int heads, int lq,
-                               int d, int dp, grk_mat out)
+int pad16(int d)
 {
-    int64_t n = (int64_t)lq * heads * d;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        int c = (int)(i % d);
-        int64_t rest = i / d;
-        int h = (int)(rest % heads);
-        int qi = (int)(rest / heads);
-        float m = -INFINITY;
-        for (int z = 0; z < nsplit; z++)
-            m = fmaxf(m, ws_ml[(((int64_t)z * heads + h) * lq + qi) * 2]);
-        float l = 0.0f, acc = 0.0f;
-        for (int z = 0; z < nsplit; z++) {
-            int64_t r = ((int64_t)z * heads + h) * lq + qi;
-            float w = exp2f(ws_ml[r * 2] - m); /* an empty split has m = -inf: weight 0 */
-            l += w * ws_ml[r * 2 + 1];
-            acc += w * ws_o[r * dp + c];
-        }
-        grk_put(out, qi, (int64_t)h * d + c, l > 0.0f ? acc / l : 0.0f);
-    }
+    return (d + 15) / 16 * 16;
 }
 
-struct split_ws {
-    void *p;
-    size_t bytes;
-    int num_sms;
-};
-
-template <typename T, int DP>
-cudaError_t launch_tc(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, int heads,
-                      int group, int d, int causal, float scale_log2, int vec, split_ws ws,
-                      cudaStream_t s)
+int cdiv(long a, long b)
 {
-    const size_t smem = tc_smem_bytes<DP>();
-    cudaError_t e = cudaFuncSetAttribute(tc_attention<T, DP>,
-                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-    if (e != cudaSuccess)
-        return e;
-    const int qtiles = (lq + kTcBQ - 1) / kTcBQ;
-    const int ktiles = (lk + kTcBK - 1) / kTcBK;
-    /* Few queries against many keys (DiT cross-attention) leave most SMs
-     * idle with one block per (tile, head): split the keys across blocks
-     * and merge the partial softmaxes after. */
-    int nsplit = 1;
-    if (!causal && ws.p && qtiles * heads < ws.num_sms && ktiles >= 4) {
-        nsplit = (2 * ws.num_sms + qtiles * heads - 1) / (qtiles * heads);
-        if (nsplit > ktiles / 2)
-            nsplit = ktiles / 2;
-        if (nsplit > 16)
-            nsplit = 16;
-        size_t need = (size_t)nsplit * heads * lq * (DP + 2) * sizeof(float);
-        if (need > ws.bytes)
-            nsplit = 1;
-    }
-    int kchunk = ktiles * kTcBK;
-    float *ws_o = NULL, *ws_ml = NULL;
-    if (nsplit > 1) {
-        kchunk = (ktiles + nsplit - 1) / nsplit * kTcBK;
-        nsplit = (lk + kchunk - 1) / kchunk; /* no empty trailing split */
-        ws_o = (float *)ws.p;
-        ws_ml = ws_o + (size_t)nsplit * heads * lq * DP;
-    }
-    dim3 grid((unsigned)qtiles, (unsigned)heads, (unsigned)nsplit);
-    tc_attention<T, DP><<<grid, kTcWarps * 32, smem, s>>>(q, k, v, out, lq, lk, group, d, causal,
-                                                         scale_log2, vec, kchunk,
-                                                         nsplit > 1 ? ws_o : NULL, ws_ml);
-    if (nsplit > 1) {
-        e = cudaGetLastError();
+    return (int)((a + b - 1) / b);
+}
+
+long tc_blocks(int lq, int heads, tc_cfg c)
+{
+    return (long)cdiv(lq, 16 * c.wr / c.hpc) * (heads / c.hpc);
+}
+
+/* Stages in flight: every stage of the keys when they fit, within the
+ * shared memory left per block once the grid is spread over the SMs. */
+int tc_stages(int dp, tc_cfg c, int lk, long blocks, int num_sms)
+{
+    const int nst = cdiv(lk, c.wk * kBK);
+    if (c.nb > 0)
+        return c.nb < nst ? c.nb : nst;
+    const long per_sm = blocks > num_sms ? cdiv(blocks, num_sms) : 1;
+    const size_t budget = (size_t)(227 * 1024) / (size_t)per_sm - 1024;
+    int nb = nst;
+    while (nb > 2 && tc_smem(dp, c.wr, c.wk, nb) > budget)
+        nb--;
+    return nb;
+}
+
+template <typename T, int DP, int NW>
+cudaError_t launch_tc_nw(tc_args a, int heads, tc_cfg c, int num_sms, cudaStream_t s)
+{
+    a.hpc = c.hpc;
+    a.wr = c.wr;
+    a.wk = c.wk;
+    const long blocks = tc_blocks(a.lq, heads, c);
+    a.nbuf = tc_stages(DP, c, a.lk, blocks, num_sms);
+    a.rev = a.causal;
+    const size_t smem = tc_smem(DP, c.wr, c.wk, a.nbuf);
+    if (smem > 48 * 1024) {
+        cudaError_t e = cudaFuncSetAttribute(tc_attention<T, DP, NW>,
+                                             cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
         if (e != cudaSuccess)
             return e;
-        int64_t n = (int64_t)lq * heads * d;
-        unsigned blocks = (unsigned)((n + 255) / 256);
-        combine_splits<<<blocks, 256, 0, s>>>(ws_o, ws_ml, nsplit, heads, lq, d, DP, out);
     }
+    dim3 grid((unsigned)cdiv(a.lq, 16 * c.wr / c.hpc), (unsigned)(heads / c.hpc));
+    tc_attention<T, DP, NW><<<grid, NW * 32, smem, s>>>(a);
     return cudaGetLastError();
 }
 
-template <typename T>
-cudaError_t dispatch_tc(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, int heads,
-                        int group, int d, int causal, float sl2, int vec, split_ws ws, cudaStream_t s)
+template <typename T, int DP>
+cudaError_t launch_tc_dp(const tc_args &a, int heads, tc_cfg c, int num_sms, cudaStream_t s)
 {
-    if (d <= 16) return launch_tc<T, 16>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, ws, s);
-    if (d <= 32) return launch_tc<T, 32>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, ws, s);
-    if (d <= 48) return launch_tc<T, 48>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, ws, s);
-    if (d <= 64) return launch_tc<T, 64>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, ws, s);
-    if (d <= 80) return launch_tc<T, 80>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, ws, s);
-    if (d <= 96) return launch_tc<T, 96>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, ws, s);
-    return launch_tc<T, 128>(q, k, v, out, lq, lk, heads, group, d, causal, sl2, vec, ws, s);
+    if (c.nw == 8)
+        return launch_tc_nw<T, DP, 8>(a, heads, c, num_sms, s);
+    if (c.nw == 2)
+        return launch_tc_nw<T, DP, 2>(a, heads, c, num_sms, s);
+    return launch_tc_nw<T, DP, 4>(a, heads, c, num_sms, s);
+}
+
+template <typename T>
+cudaError_t launch_tc(const tc_args &a, int heads, tc_cfg c, int num_sms, cudaStream_t s)
+{
+    const int d = a.d;
+    if (d <= 16) return launch_tc_dp<T, 16>(a, heads, c, num_sms, s);
+    if (d <= 32) return launch_tc_dp<T, 32>(a, heads, c, num_sms, s);
+    if (d <= 48) return launch_tc_dp<T, 48>(a, heads, c, num_sms, s);
+    if (d <= 64) return launch_tc_dp<T, 64>(a, heads, c, num_sms, s);
+    if (d <= 80) return launch_tc_dp<T, 80>(a, heads, c, num_sms, s);
+    if (d <= 96) return launch_tc_dp<T, 96>(a, heads, c, num_sms, s);
+    return launch_tc_dp<T, 128>(a, heads, c, num_sms, s);
+}
+
+/* Picks the block shape by a cost model fitted to H100 sweeps. These
+ * grids are small, so a block's time is the issue time of its busiest warp
+ * (~3.6 cycles an instruction at one or two warps per scheduler): its
+ * copies (8 instructions per 16 bytes, split over the block's threads), its
+ * 16x64 tiles (~2 dp + 200 instructions each) and the merge of key warps;
+ * or, when larger, the block's share of L2 traffic. Times waves. */
+tc_cfg choose_tc(int lq, int lk, int heads, int group, int d, int causal, int num_sms)
+{
+    const int dp = pad16(d);
+    const int kmax = causal && lq < lk ? lq : lk;
+    tc_cfg best = {4, 1, 4, 1, 0};
+    double best_cost = 1e30;
+    const int nws[3] = {2, 4, 8};
+    for (int ni = 0; ni < 3; ni++) {
+        const int nw = nws[ni];
+        for (int wr = 1; wr <= nw; wr *= 2) {
+            const int wk = nw / wr;
+            for (int hpc = 1; hpc <= wr; hpc *= 2) {
+                if (wr % hpc || group % hpc)
+                    continue;
+                tc_cfg c = {nw, hpc, wr, wk, 0};
+                const int rph = 16 * wr / hpc;
+                if (rph > 16 * cdiv(lq, 16) && wr > 1 && hpc == 1)
+                    continue; /* whole row warps past the end */
+                const long blocks = tc_blocks(lq, heads, c);
+                const int nbuf = tc_stages(dp, c, lk, blocks, num_sms);
+                const size_t smem = tc_smem(dp, wr, wk, nbuf);
+                if (smem > 227 * 1024)
+                    continue;
+                const int regs = dp >= 128 ? 210 : dp >= 96 ? 178 : dp >= 80 ? 160 : dp >= 64 ? 146 : 136;
+                int per_sm = (int)((227 * 1024) / (smem + 1024));
+                if (per_sm > 65536 / (regs * 32 * nw))
+                    per_sm = 65536 / (regs * 32 * nw);
+                if (per_sm < 1)
+                    per_sm = 1;
+                const long slots = (long)num_sms * per_sm;
+                const long waves = (blocks + slots - 1) / slots;
+                const long resident = blocks < slots ? blocks : slots;
+                const double per_sched = (double)cdiv(resident, num_sms) * nw / 4.0;
+                const double cpi = 3.6 * (per_sched > 2.0 ? per_sched / 2.0 : 1.0);
+                const int rpp = nw * 32 / (dp / 8);
+                const int stk = wk * kBK;
+                const double load = 2.0 * cdiv(stk, rpp) * 8;
+                const double qload = (double)hpc * cdiv(rph, rpp) * 8;
+                const double tile = 2.0 * dp + 200;
+                const double merge = wk > 1 ? (dp / 2 + 10.0) * wk : 0.0;
+                const double crit = (qload + cdiv(kmax, stk) * load + cdiv(cdiv(kmax, kBK), wk) * tile +
+                                     merge) * cpi;
+                const double kavg = causal ? kmax / 2.0 : kmax;
+                const double l2 = blocks * (kavg * dp * 4.0 + rph * hpc * dp * 2.0) / 4000.0;
+                const double cost = waves * (6000.0 + (crit > l2 ? crit : l2));
+                if (cost < best_cost - 1e-9) {
+                    best_cost = cost;
+                    best = c;
+                }
+            }
+        }
+    }
+    return best;
 }
 
 template <int DCH>
@@ -523,27 +731,49 @@ bool aligned16(const grk_mat &m, int64_t col_step)
     return ((uintptr_t)m.p % 16) == 0 && m.ld % 8 == 0 && col_step % 8 == 0;
 }
 
+/* The tensor-core path's arguments, before the block shape is chosen. */
+tc_args tc_prepare(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, int group, int d,
+                   int causal, float sl2)
+{
+    tc_args a;
+    a.q = q;
+    a.k = k;
+    a.v = v;
+    a.out = out;
+    a.lq = lq;
+    a.lk = lk;
+    a.group = group;
+    a.d = d;
+    a.causal = causal;
+    a.scale_log2 = sl2;
+    a.vec = aligned16(q, d) && aligned16(k, d) && aligned16(v, d);
+    a.outvec = out.dt == q.dt && d % 2 == 0 && out.ld % 2 == 0 && ((uintptr_t)out.p % 4) == 0;
+    a.hpc = a.wr = a.wk = a.nbuf = 1;
+    a.rev = 0;
+    return a;
+}
+
 } // namespace
 
 extern "C" cudaError_t grk_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk,
                                      int heads, int kv_heads, int head_dim, int causal,
-                                     float scale, void *ws, size_t ws_bytes, int num_sms,
-                                     cudaStream_t s)
+                                     float scale, int num_sms, cudaStream_t s)
 {
-    split_ws sw = {ws, ws_bytes, num_sms};
     if (lq <= 0 || heads <= 0)
         return cudaSuccess;
-    if (head_dim <= 0 || head_dim > 128 || kv_heads <= 0 || heads % kv_heads)
+    if (head_dim <= 0 || head_dim > 128 || kv_heads <= 0 || heads % kv_heads || lk <= 0)
         return cudaErrorInvalidValue;
     const int group = heads / kv_heads;
     const float sl2 = scale * kLog2e;
+    if (num_sms <= 0)
+        num_sms = 132;
     const bool same = q.dt == k.dt && k.dt == v.dt;
-    if (same && (q.dt == GRK_BF16 || q.dt == GRK_F16)) {
-        int vec = aligned16(q, head_dim) && aligned16(k, head_dim) && aligned16(v, head_dim);
+    if (same && (q.dt == GRK_BF16 || q.dt == GRK_F16) && sl2 > 0.0f) {
+        tc_args a = tc_prepare(q, k, v, out, lq, lk, group, head_dim, causal, sl2);
+        tc_cfg c = choose_tc(lq, lk, heads, group, head_dim, causal, num_sms);
         if (q.dt == GRK_BF16)
-            return dispatch_tc<__nv_bfloat16>(q, k, v, out, lq, lk, heads, group, head_dim, causal,
-                                              sl2, vec, sw, s);
-        return dispatch_tc<__half>(q, k, v, out, lq, lk, heads, group, head_dim, causal, sl2, vec, sw, s);
+            return launch_tc<__nv_bfloat16>(a, heads, c, num_sms, s);
+        return launch_tc<__half>(a, heads, c, num_sms, s);
     }
     switch ((head_dim + 31) / 32) {
     case 1: return launch_ref<1>(q, k, v, out, lq, lk, heads, group, head_dim, causal, sl2, s);

@@ -38,12 +38,11 @@ cudaError_t grk_qk_norm_rope(grk_mat x, int64_t rows, int heads, int head_dim, c
                              cudaStream_t s);
 
 /* ---- attention.cu ---- */
-/* out = softmax(q k^T * scale [causal]) v per head. ws (ws_bytes of device
- * scratch, may be NULL) holds split-KV partials when few query tiles would
- * leave the num_sms multiprocessors idle. */
+/* out = softmax(q k^T * scale [causal]) v per head. num_sms sizes the block
+ * shape so that short sequences still spread over the multiprocessors. */
 cudaError_t grk_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, int heads,
-                          int kv_heads, int head_dim, int causal, float scale, void *ws,
-                          size_t ws_bytes, int num_sms, cudaStream_t s);
+                          int kv_heads, int head_dim, int causal, float scale, int num_sms,
+                          cudaStream_t s);
 
 /* ---- elementwise.cu ---- */
 /* y = act(t + bias) + r, with bias float32 [cols] or NULL and r.p NULL when absent

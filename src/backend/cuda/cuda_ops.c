@@ -117,10 +117,8 @@ groot_status gr_cuda_attention(gr_backend *be, const gr_tensor *q, const gr_tens
     if (q->rows > 0 && k->rows == 0)
         return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "cuda %s: no keys", op);
     gr_cuda_backend *cb = gr_cuda(be);
-    /* The scratch is free between ops (one stream), so split-KV partials can use it. */
     return launched(be, grk_attention(mat(q), mat(k), mat(v), mat(out), (int)q->rows, (int)k->rows,
-                                      heads, kv_heads, head_dim, causal, scale, cb->scratch,
-                                      cb->scratch_cap, cb->num_sms, cb->stream),
+                                      heads, kv_heads, head_dim, causal, scale, cb->num_sms, cb->stream),
                     op, q);
 }
 
