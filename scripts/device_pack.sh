@@ -21,7 +21,5 @@ done | sort -u | grep -v -E 'libcuda|libcublas|libcudart|libc\.so|libm\.so|libdl
 strip --strip-unneeded "$tmp"/* 2>/dev/null || true
 # xz: the carried tree (sources, goldens, this folder) must stay under 64 MiB.
 tar cJf "$D/devlibs.txz" -C "$tmp" .
-# The same as gzip, for commands written before the switch to xz.
-tar czf "$D/devlibs.tgz" -C "$tmp" .
 rm -rf "$tmp"
 du -sh "$D"
