@@ -20,6 +20,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/error.h"
 #include "image/image.h"
 #include "policy/data_config.h"
@@ -117,57 +119,38 @@ static char *dup_str(const char *s)
     return d;
 }
 
-/* {"delta_indices":[...],"modality_keys":[...]} */
-static int append_modality(char **buf, size_t *len, size_t *cap, const char *name,
-                           const int *idx, int n_idx, const gr_strlist *keys, int first)
+/* {"delta_indices":[...],"modality_keys":[...]} under `name`, in cJSON so
+ * that any key a user config holds comes out properly escaped. */
+static int add_modality(cJSON *root, const char *name, const int *idx, int n_idx, const gr_strlist *keys)
 {
-    size_t need = 128 + strlen(name);
-    for (int i = 0; i < keys->count; i++)
-        need += strlen(keys->items[i]) + 4;
-    need += (size_t)n_idx * 12;
-    if (*len + need >= *cap) {
-        size_t nc = (*cap + need) * 2;
-        char *nb = realloc(*buf, nc);
-        if (!nb)
-            return 0;
-        *buf = nb;
-        *cap = nc;
-    }
-    char *w = *buf + *len;
-    w += sprintf(w, "%s\"%s\":{\"delta_indices\":[", first ? "" : ",", name);
+    cJSON *m = cJSON_AddObjectToObject(root, name);
+    cJSON *d = m ? cJSON_AddArrayToObject(m, "delta_indices") : NULL;
+    cJSON *k = m ? cJSON_AddArrayToObject(m, "modality_keys") : NULL;
+    if (!d || !k)
+        return 0;
     for (int i = 0; i < n_idx; i++)
-        w += sprintf(w, "%s%d", i ? "," : "", idx[i]);
-    w += sprintf(w, "],\"modality_keys\":[");
+        if (!cJSON_AddItemToArray(d, cJSON_CreateNumber(idx[i])))
+            return 0;
     for (int i = 0; i < keys->count; i++)
-        w += sprintf(w, "%s\"%s\"", i ? "," : "", keys->items[i]);
-    w += sprintf(w, "]}");
-    *len = (size_t)(w - *buf);
+        if (!cJSON_AddItemToArray(k, cJSON_CreateString(keys->items[i])))
+            return 0;
     return 1;
 }
 
 static groot_status build_modality_json(groot_policy *p)
 {
-    size_t len = 1, cap = 256;
-    char *buf = malloc(cap);
-    if (!buf)
-        return gr_fail(&p->base.err, GROOT_ERR_NOMEM, "out of memory");
-    buf[0] = '{';
     const gr_data_config *c = p->cfg;
-    int ok = append_modality(&buf, &len, &cap, "video", c->observation_indices,
-                             c->num_observation_indices, &c->video_keys, 1) &&
-             append_modality(&buf, &len, &cap, "state", c->observation_indices,
-                             c->num_observation_indices, &c->state_keys, 0) &&
-             append_modality(&buf, &len, &cap, "action", c->action_indices, c->num_action_indices,
-                             &c->action_keys, 0) &&
-             append_modality(&buf, &len, &cap, "language", c->observation_indices,
-                             c->num_observation_indices, &c->language_keys, 0);
-    if (!ok || len + 2 > cap) {
-        free(buf);
+    cJSON *root = cJSON_CreateObject();
+    int ok = root &&
+             add_modality(root, "video", c->observation_indices, c->num_observation_indices, &c->video_keys) &&
+             add_modality(root, "state", c->observation_indices, c->num_observation_indices, &c->state_keys) &&
+             add_modality(root, "action", c->action_indices, c->num_action_indices, &c->action_keys) &&
+             add_modality(root, "language", c->observation_indices, c->num_observation_indices,
+                          &c->language_keys);
+    p->modality_json = ok ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!p->modality_json)
         return gr_fail(&p->base.err, GROOT_ERR_NOMEM, "out of memory");
-    }
-    buf[len++] = '}';
-    buf[len] = '\0';
-    p->modality_json = buf;
     return GROOT_OK;
 }
 
