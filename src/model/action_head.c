@@ -3,6 +3,8 @@
  */
 #include "model/action_head.h"
 
+#include "model/prenorm_block.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,28 +36,16 @@ void gr_vl_scratch_free(gr_backend *be, gr_vl_scratch *s)
     s->cap_tokens = 0;
 }
 
-groot_status vl_block_forward(gr_backend *be, const gr_model_config *cfg, const gr_vl_block_weights *w,
+groot_status vl_block_forward(gr_backend *be, const gr_model_config *cfg, const gr_prenorm_block_weights *w,
                               const gr_vl_scratch *s, const gr_batch *b, gr_tensor *vl)
 {
     const gr_block_config *bc = &cfg->action.vlsa;
-    const int64_t T = vl->rows, inner = (int64_t)bc->heads * bc->head_dim;
-    const float scale = 1.0f / sqrtf((float)bc->head_dim);
-    gr_tensor h = gr_view_rows(s->h, 0, T), qkv = gr_view_rows(s->qkv, 0, T);
-    gr_tensor attn = gr_view_rows(s->attn, 0, T), ff = gr_view_rows(s->ff, 0, T);
-
-    GR_TRY(be->ops->layernorm(be, vl, &w->norm1_w, &w->norm1_b, VL_EPS, &h));
-    GR_TRY(be->ops->linear(be, &h, &w->qkv, GR_ACT_NONE, NULL, &qkv));
-    for (int i = 0; i < b->count; i++) {
-        const gr_batch_sample *bs = &b->sample[i];
-        gr_tensor rows = gr_view_rows(qkv, bs->tok0, bs->len), out = gr_view_rows(attn, bs->tok0, bs->len);
-        gr_tensor q = gr_view_cols(rows, 0, inner), k = gr_view_cols(rows, inner, inner);
-        gr_tensor v = gr_view_cols(rows, 2 * inner, inner);
-        GR_TRY(be->ops->attention(be, &q, &k, &v, bc->heads, bc->heads, bc->head_dim, 0, scale, &out));
-    }
-    GR_TRY(be->ops->linear(be, &attn, &w->out, GR_ACT_NONE, vl, vl));
-    GR_TRY(be->ops->layernorm(be, vl, &w->norm3_w, &w->norm3_b, VL_EPS, &h));
-    GR_TRY(be->ops->linear(be, &h, &w->ff1, GR_ACT_GELU_TANH, NULL, &ff));
-    return be->ops->linear(be, &ff, &w->ff2, GR_ACT_NONE, vl, vl);
+    const int64_t T = vl->rows;
+    const gr_prenorm_block_scratch bs = {gr_view_rows(s->h, 0, T), gr_view_rows(s->qkv, 0, T),
+                                         gr_view_rows(s->attn, 0, T), gr_view_rows(s->ff, 0, T)};
+    /* Each sample attends only to its own tokens. */
+    const gr_attention_spans spans = {.count = b->count, .span = 0, .batch = b};
+    return gr_prenorm_block_forward(be, w, VL_EPS, bc->heads, bc->head_dim, &spans, &bs, vl);
 }
 
 groot_status gr_vl_forward(gr_backend *be, const gr_model_config *cfg, const gr_vl_weights *w,

@@ -24,7 +24,7 @@ void gr_vl_scratch_free(gr_backend *be, gr_vl_scratch *s);
 
 /* One vl_self_attention block on vl [tokens, D] float32, in place; each
  * sample attends to its own rows only. */
-groot_status vl_block_forward(gr_backend *be, const gr_model_config *cfg, const gr_vl_block_weights *w,
+groot_status vl_block_forward(gr_backend *be, const gr_model_config *cfg, const gr_prenorm_block_weights *w,
                               const gr_vl_scratch *s, const gr_batch *b, gr_tensor *vl);
 
 /* backbone_features [tokens, D] -> vl_embs [tokens, D], both float32, stacked. */

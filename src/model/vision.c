@@ -4,6 +4,8 @@
  */
 #include "model/vision.h"
 
+#include "model/prenorm_block.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -34,30 +36,17 @@ void gr_vision_scratch_free(gr_backend *be, gr_vision_scratch *s)
     s->cap_rows = 0;
 }
 
-groot_status siglip_layer_forward(gr_backend *be, const gr_model_config *cfg, const gr_vision_layer_weights *l,
+groot_status siglip_layer_forward(gr_backend *be, const gr_model_config *cfg, const gr_prenorm_block_weights *l,
                                   const gr_vision_scratch *s, int views)
 {
     const gr_vision_config *vc = &cfg->vision;
-    const int64_t T = cfg->tokens_per_image, R = views * T, D = vc->hidden;
-    const int head_dim = vc->hidden / vc->heads;
-    const float scale = 1.0f / sqrtf((float)head_dim);
-    gr_tensor x = gr_view_rows(s->x, 0, R), h = gr_view_rows(s->h, 0, R);
-    gr_tensor qkv = gr_view_rows(s->qkv, 0, R), attn = gr_view_rows(s->attn, 0, R);
-    gr_tensor ff = gr_view_rows(s->ff, 0, R);
-
-    GR_TRY(be->ops->layernorm(be, &x, &l->ln1_w, &l->ln1_b, vc->ln_eps, &h));
-    GR_TRY(be->ops->linear(be, &h, &l->qkv, GR_ACT_NONE, NULL, &qkv));
+    const int64_t T = cfg->tokens_per_image, R = views * T;
+    gr_tensor x = gr_view_rows(s->x, 0, R);
+    const gr_prenorm_block_scratch bs = {gr_view_rows(s->h, 0, R), gr_view_rows(s->qkv, 0, R),
+                                         gr_view_rows(s->attn, 0, R), gr_view_rows(s->ff, 0, R)};
     /* Each image attends only to its own patches. */
-    for (int v = 0; v < views; v++) {
-        gr_tensor rows = gr_view_rows(qkv, v * T, T);
-        gr_tensor q = gr_view_cols(rows, 0, D), k = gr_view_cols(rows, D, D), val = gr_view_cols(rows, 2 * D, D);
-        gr_tensor out = gr_view_rows(attn, v * T, T);
-        GR_TRY(be->ops->attention(be, &q, &k, &val, vc->heads, vc->heads, head_dim, 0, scale, &out));
-    }
-    GR_TRY(be->ops->linear(be, &attn, &l->out, GR_ACT_NONE, &x, &x));
-    GR_TRY(be->ops->layernorm(be, &x, &l->ln2_w, &l->ln2_b, vc->ln_eps, &h));
-    GR_TRY(be->ops->linear(be, &h, &l->fc1, GR_ACT_GELU_TANH, NULL, &ff));
-    return be->ops->linear(be, &ff, &l->fc2, GR_ACT_NONE, &x, &x);
+    const gr_attention_spans spans = {.count = views, .span = T, .batch = NULL};
+    return gr_prenorm_block_forward(be, l, vc->ln_eps, vc->heads, vc->hidden / vc->heads, &spans, &bs, &x);
 }
 
 groot_status gr_vision_forward(gr_backend *be, const gr_model_config *cfg, const gr_vision_weights *w,

@@ -25,7 +25,7 @@ groot_status gr_vision_scratch_alloc(gr_backend *be, const gr_model_config *cfg,
 void gr_vision_scratch_free(gr_backend *be, gr_vision_scratch *s);
 
 /* One pre-LN encoder layer on x (views * tokens rows), in place. */
-groot_status siglip_layer_forward(gr_backend *be, const gr_model_config *cfg, const gr_vision_layer_weights *l,
+groot_status siglip_layer_forward(gr_backend *be, const gr_model_config *cfg, const gr_prenorm_block_weights *l,
                                   const gr_vision_scratch *s, int views);
 
 /* pixels [views, C*H*W] float32 -> vit_embeds [views*tokens_per_image, text hidden]. */

@@ -2,6 +2,7 @@
  * Loading primitives (see weights_loader.h) and the whole-model load/free.
  */
 #include "model/weights_loader.h"
+#include "model/prenorm_block.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -287,15 +288,7 @@ void gr_model_weights_free(gr_backend *be, const gr_model_config *cfg, gr_model_
     be->ops->free(be, &v->pos);
     if (v->layers) {
         for (int i = 0; i < cfg->vision.layers; i++) {
-            gr_vision_layer_weights *l = &v->layers[i];
-            be->ops->free(be, &l->ln1_w);
-            be->ops->free(be, &l->ln1_b);
-            be->ops->free(be, &l->ln2_w);
-            be->ops->free(be, &l->ln2_b);
-            free_linear(be, &l->qkv);
-            free_linear(be, &l->out);
-            free_linear(be, &l->fc1);
-            free_linear(be, &l->fc2);
+            gr_prenorm_block_free(be, &v->layers[i]);
         }
         free(v->layers);
     }
@@ -326,15 +319,7 @@ void gr_model_weights_free(gr_backend *be, const gr_model_config *cfg, gr_model_
     be->ops->free(be, &vl->vlln_b);
     if (vl->blocks) {
         for (int i = 0; i < cfg->action.vlsa.layers; i++) {
-            gr_vl_block_weights *b = &vl->blocks[i];
-            be->ops->free(be, &b->norm1_w);
-            be->ops->free(be, &b->norm1_b);
-            be->ops->free(be, &b->norm3_w);
-            be->ops->free(be, &b->norm3_b);
-            free_linear(be, &b->qkv);
-            free_linear(be, &b->out);
-            free_linear(be, &b->ff1);
-            free_linear(be, &b->ff2);
+            gr_prenorm_block_free(be, &vl->blocks[i]);
         }
         free(vl->blocks);
     }

@@ -55,16 +55,18 @@ static inline gr_linear gr_category_select(const gr_category_linear *c, int cat)
     return L;
 }
 
-typedef struct gr_vision_layer_weights {
+/* A pre-LayerNorm transformer block (model/prenorm_block.h): a SigLIP
+ * encoder layer or a vl_self_attention block. */
+typedef struct gr_prenorm_block_weights {
     gr_tensor ln1_w, ln1_b, ln2_w, ln2_b;
-    gr_linear qkv; /* [3D, D] */
-    gr_linear out, fc1, fc2;
-} gr_vision_layer_weights;
+    gr_linear qkv; /* [3*inner, dim] */
+    gr_linear out, ff1, ff2;
+} gr_prenorm_block_weights;
 
 typedef struct gr_vision_weights {
     gr_linear patch; /* conv weight [D, C, p, p] viewed [D, C*p*p] */
     gr_tensor pos;   /* [tokens_per_image, D] float32 */
-    gr_vision_layer_weights *layers;
+    gr_prenorm_block_weights *layers;
     gr_tensor post_w, post_b;
     gr_linear mlp1;
 } gr_vision_weights;
@@ -84,15 +86,9 @@ typedef struct gr_text_weights {
 } gr_text_weights;
 
 /* One vl_self_attention block (diffusers BasicTransformerBlock, layer_norm). */
-typedef struct gr_vl_block_weights {
-    gr_tensor norm1_w, norm1_b, norm3_w, norm3_b;
-    gr_linear qkv; /* [3*inner, dim] */
-    gr_linear out, ff1, ff2;
-} gr_vl_block_weights;
-
 typedef struct gr_vl_weights {
     gr_tensor vlln_w, vlln_b;
-    gr_vl_block_weights *blocks;
+    gr_prenorm_block_weights *blocks;
 } gr_vl_weights;
 
 /* One DiT block. Cross-attention blocks read keys/values from vl (q alone,

@@ -4,46 +4,24 @@
  */
 #include <stdio.h>
 
+#include "model/prenorm_block.h"
 #include "model/weights_loader.h"
 
 #define VL_BLOCK "action_head.vl_self_attention.transformer_blocks.%d."
 #define DIT_BLOCK "action_head.model.transformer_blocks.%d."
 #define TEMB "action_head.model.timestep_encoder.timestep_embedder."
 
-static groot_status load_vl_block(gr_loader *ld, const gr_action_config *ac, const gr_precision *p, int i,
-                                  gr_vl_block_weights *b)
-{
-    char n0[GR_NAME_MAX], n1[GR_NAME_MAX], n2[GR_NAME_MAX], n3[GR_NAME_MAX], n4[GR_NAME_MAX], n5[GR_NAME_MAX];
-    const int64_t D = ac->backbone_dim, inner = (int64_t)ac->vlsa.heads * ac->vlsa.head_dim;
-    snprintf(n0, sizeof n0, VL_BLOCK "norm1.weight", i);
-    GR_TRY(gr_load_vector(ld, &b->norm1_w, n0, D));
-    snprintf(n0, sizeof n0, VL_BLOCK "norm1.bias", i);
-    GR_TRY(gr_load_vector(ld, &b->norm1_b, n0, D));
-    snprintf(n0, sizeof n0, VL_BLOCK "norm3.weight", i);
-    GR_TRY(gr_load_vector(ld, &b->norm3_w, n0, D));
-    snprintf(n0, sizeof n0, VL_BLOCK "norm3.bias", i);
-    GR_TRY(gr_load_vector(ld, &b->norm3_b, n0, D));
-
-    snprintf(n0, sizeof n0, VL_BLOCK "attn1.to_q.weight", i);
-    snprintf(n1, sizeof n1, VL_BLOCK "attn1.to_k.weight", i);
-    snprintf(n2, sizeof n2, VL_BLOCK "attn1.to_v.weight", i);
-    snprintf(n3, sizeof n3, VL_BLOCK "attn1.to_q.bias", i);
-    snprintf(n4, sizeof n4, VL_BLOCK "attn1.to_k.bias", i);
-    snprintf(n5, sizeof n5, VL_BLOCK "attn1.to_v.bias", i);
-    const char *wn[3] = {n0, n1, n2}, *bn[3] = {n3, n4, n5};
-    const int64_t outs[3] = {inner, inner, inner};
-    GR_TRY(gr_load_linear_parts(ld, &b->qkv, p, 3, wn, bn, outs, D));
-
-    snprintf(n0, sizeof n0, VL_BLOCK "attn1.to_out.0.weight", i);
-    snprintf(n1, sizeof n1, VL_BLOCK "attn1.to_out.0.bias", i);
-    GR_TRY(gr_load_linear(ld, &b->out, p, n0, n1, D, inner));
-    snprintf(n0, sizeof n0, VL_BLOCK "ff.net.0.proj.weight", i);
-    snprintf(n1, sizeof n1, VL_BLOCK "ff.net.0.proj.bias", i);
-    GR_TRY(gr_load_linear(ld, &b->ff1, p, n0, n1, GR_FF_MULT * D, D));
-    snprintf(n0, sizeof n0, VL_BLOCK "ff.net.2.weight", i);
-    snprintf(n1, sizeof n1, VL_BLOCK "ff.net.2.bias", i);
-    return gr_load_linear(ld, &b->ff2, p, n0, n1, D, GR_FF_MULT * D);
-}
+/* vl_self_attention block names (diffusers' BasicTransformerBlock). */
+static const gr_prenorm_block_names vl_block_names = {
+    .ln1_w = VL_BLOCK "norm1.weight", .ln1_b = VL_BLOCK "norm1.bias",
+    .ln2_w = VL_BLOCK "norm3.weight", .ln2_b = VL_BLOCK "norm3.bias",
+    .q_w = VL_BLOCK "attn1.to_q.weight", .k_w = VL_BLOCK "attn1.to_k.weight",
+    .v_w = VL_BLOCK "attn1.to_v.weight", .q_b = VL_BLOCK "attn1.to_q.bias",
+    .k_b = VL_BLOCK "attn1.to_k.bias", .v_b = VL_BLOCK "attn1.to_v.bias",
+    .out_w = VL_BLOCK "attn1.to_out.0.weight", .out_b = VL_BLOCK "attn1.to_out.0.bias",
+    .ff1_w = VL_BLOCK "ff.net.0.proj.weight", .ff1_b = VL_BLOCK "ff.net.0.proj.bias",
+    .ff2_w = VL_BLOCK "ff.net.2.weight", .ff2_b = VL_BLOCK "ff.net.2.bias",
+};
 
 groot_status gr_load_vl(gr_loader *ld, const gr_model_config *cfg, const gr_precision *p, gr_vl_weights *w)
 {
@@ -54,7 +32,9 @@ groot_status gr_load_vl(gr_loader *ld, const gr_model_config *cfg, const gr_prec
     GR_TRY(gr_load_vector(ld, &w->vlln_b, "action_head.vlln.bias", ac->backbone_dim));
     GR_TRY(gr_loader_array(ld, (void **)&w->blocks, ac->vlsa.layers, sizeof *w->blocks, "vl blocks"));
     for (int i = 0; i < ac->vlsa.layers; i++)
-        GR_TRY(load_vl_block(ld, ac, p, i, &w->blocks[i]));
+        GR_TRY(gr_load_prenorm_block(ld, p, &vl_block_names, i, ac->backbone_dim,
+                                     (int64_t)ac->vlsa.heads * ac->vlsa.head_dim, GR_FF_MULT * ac->backbone_dim,
+                                     &w->blocks[i]));
     return GROOT_OK;
 }
 

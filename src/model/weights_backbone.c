@@ -3,48 +3,25 @@
  */
 #include <stdio.h>
 
+#include "model/prenorm_block.h"
 #include "model/weights_loader.h"
 
 #define VISION_PREFIX "backbone.eagle_model.vision_model.vision_model."
 #define TEXT_PREFIX "backbone.eagle_model.language_model.model."
 
-static groot_status load_vision_layer(gr_loader *ld, const gr_vision_config *vc, const gr_precision *p,
-                                      int i, gr_vision_layer_weights *l)
-{
-    char a[GR_NAME_MAX], b[GR_NAME_MAX], c[GR_NAME_MAX], d[GR_NAME_MAX], e[GR_NAME_MAX], f[GR_NAME_MAX];
-    const int64_t D = vc->hidden, I = vc->intermediate;
+/* SigLIP encoder layer names. */
+static const gr_prenorm_block_names vision_layer_names = {
 #define LAYER VISION_PREFIX "encoder.layers.%d."
-    snprintf(a, sizeof a, LAYER "layer_norm1.weight", i);
-    GR_TRY(gr_load_vector(ld, &l->ln1_w, a, D));
-    snprintf(a, sizeof a, LAYER "layer_norm1.bias", i);
-    GR_TRY(gr_load_vector(ld, &l->ln1_b, a, D));
-    snprintf(a, sizeof a, LAYER "layer_norm2.weight", i);
-    GR_TRY(gr_load_vector(ld, &l->ln2_w, a, D));
-    snprintf(a, sizeof a, LAYER "layer_norm2.bias", i);
-    GR_TRY(gr_load_vector(ld, &l->ln2_b, a, D));
-
-    snprintf(a, sizeof a, LAYER "self_attn.q_proj.weight", i);
-    snprintf(b, sizeof b, LAYER "self_attn.k_proj.weight", i);
-    snprintf(c, sizeof c, LAYER "self_attn.v_proj.weight", i);
-    snprintf(d, sizeof d, LAYER "self_attn.q_proj.bias", i);
-    snprintf(e, sizeof e, LAYER "self_attn.k_proj.bias", i);
-    snprintf(f, sizeof f, LAYER "self_attn.v_proj.bias", i);
-    const char *wn[3] = {a, b, c}, *bn[3] = {d, e, f};
-    const int64_t outs[3] = {D, D, D};
-    GR_TRY(gr_load_linear_parts(ld, &l->qkv, p, 3, wn, bn, outs, D));
-
-    snprintf(a, sizeof a, LAYER "self_attn.out_proj.weight", i);
-    snprintf(b, sizeof b, LAYER "self_attn.out_proj.bias", i);
-    GR_TRY(gr_load_linear(ld, &l->out, p, a, b, D, D));
-    snprintf(a, sizeof a, LAYER "mlp.fc1.weight", i);
-    snprintf(b, sizeof b, LAYER "mlp.fc1.bias", i);
-    GR_TRY(gr_load_linear(ld, &l->fc1, p, a, b, I, D));
-    snprintf(a, sizeof a, LAYER "mlp.fc2.weight", i);
-    snprintf(b, sizeof b, LAYER "mlp.fc2.bias", i);
-    GR_TRY(gr_load_linear(ld, &l->fc2, p, a, b, D, I));
+    .ln1_w = LAYER "layer_norm1.weight", .ln1_b = LAYER "layer_norm1.bias",
+    .ln2_w = LAYER "layer_norm2.weight", .ln2_b = LAYER "layer_norm2.bias",
+    .q_w = LAYER "self_attn.q_proj.weight", .k_w = LAYER "self_attn.k_proj.weight",
+    .v_w = LAYER "self_attn.v_proj.weight", .q_b = LAYER "self_attn.q_proj.bias",
+    .k_b = LAYER "self_attn.k_proj.bias", .v_b = LAYER "self_attn.v_proj.bias",
+    .out_w = LAYER "self_attn.out_proj.weight", .out_b = LAYER "self_attn.out_proj.bias",
+    .ff1_w = LAYER "mlp.fc1.weight", .ff1_b = LAYER "mlp.fc1.bias",
+    .ff2_w = LAYER "mlp.fc2.weight", .ff2_b = LAYER "mlp.fc2.bias",
 #undef LAYER
-    return GROOT_OK;
-}
+};
 
 groot_status gr_load_vision(gr_loader *ld, const gr_model_config *cfg, const gr_precision *p,
                             gr_vision_weights *w)
@@ -58,7 +35,7 @@ groot_status gr_load_vision(gr_loader *ld, const gr_model_config *cfg, const gr_
                             cfg->tokens_per_image, D, cfg->tokens_per_image));
     GR_TRY(gr_loader_array(ld, (void **)&w->layers, vc->layers, sizeof *w->layers, "vision layers"));
     for (int i = 0; i < vc->layers; i++)
-        GR_TRY(load_vision_layer(ld, vc, p, i, &w->layers[i]));
+        GR_TRY(gr_load_prenorm_block(ld, p, &vision_layer_names, i, D, D, vc->intermediate, &w->layers[i]));
     GR_TRY(gr_load_vector(ld, &w->post_w, VISION_PREFIX "post_layernorm.weight", D));
     GR_TRY(gr_load_vector(ld, &w->post_b, VISION_PREFIX "post_layernorm.bias", D));
     return gr_load_linear(ld, &w->mlp1, p, "backbone.eagle_model.mlp1.0.weight",
