@@ -105,7 +105,8 @@ typedef struct groot_sample_out {
     float *velocities;        /* [denoising_steps, action_horizon, action_dim] */
 } groot_sample_out;
 
-/* Wall time of each stage of the last forward, in milliseconds. */
+/* Time of each stage of the last call, in milliseconds, from the backend's
+ * timer marks (CUDA events on the GPU, the monotonic clock on the CPU). */
 typedef struct groot_timings {
     double preprocess_ms;  /* policy only: tokenizer, images, state */
     double upload_ms, vision_ms, language_ms, vl_ms, action_head_ms, download_ms;
