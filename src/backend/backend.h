@@ -32,6 +32,7 @@ typedef enum gr_dtype {
 } gr_dtype;
 
 size_t gr_dtype_size(gr_dtype t);
+/* The safetensors spelling ("F32", "BF16", ...), which files and messages share. */
 const char *gr_dtype_name(gr_dtype t);
 
 typedef struct gr_tensor {

@@ -23,22 +23,10 @@
 
 /* ------------------------------------------------------------ dtypes --- */
 
-const char *gr_st_dtype_name(gr_dtype t)
-{
-    switch (t) {
-    case GR_F32: return "F32";
-    case GR_BF16: return "BF16";
-    case GR_F16: return "F16";
-    case GR_I32: return "I32";
-    case GR_U8: return "U8";
-    default: return "?";
-    }
-}
-
 int gr_st_dtype_from_name(const char *name)
 {
     for (int t = 0; t < GR_DTYPE_COUNT; t++)
-        if (strcmp(name, gr_st_dtype_name((gr_dtype)t)) == 0)
+        if (strcmp(name, gr_dtype_name((gr_dtype)t)) == 0)
             return t;
     return -1;
 }
@@ -162,7 +150,7 @@ static groot_status parse_entry(const char *path, const cJSON *entry, size_t dat
         return tensor_fail(err, GROOT_ERR_FORMAT, path, name,
                            "data_offsets [%lld, %lld] span %lld bytes but shape and dtype %s "
                            "need %zu",
-                           b, e, e - b, gr_st_dtype_name(t->dtype), bytes);
+                           b, e, e - b, gr_dtype_name(t->dtype), bytes);
     *begin_out = (size_t)b;
     return GROOT_OK;
 }
@@ -379,7 +367,7 @@ groot_status gr_st_to_f32(const gr_st_tensor *t, float *dst, gr_error *err)
     default:
         return gr_fail(err, GROOT_ERR_UNSUPPORTED,
                        "tensor '%s': dtype %s cannot be converted to float32", t->name,
-                       gr_st_dtype_name(t->dtype));
+                       gr_dtype_name(t->dtype));
     }
 }
 
@@ -527,7 +515,7 @@ groot_status gr_st_writer_add_f32(gr_st_writer *w, const char *name, gr_dtype dt
     if (dtype != GR_F32 && dtype != GR_BF16 && dtype != GR_F16)
         return gr_fail(err, GROOT_ERR_INVALID_ARG,
                        "safetensors writer: tensor '%s': cannot convert float32 to %s",
-                       name ? name : "(null)", gr_st_dtype_name(dtype));
+                       name ? name : "(null)", gr_dtype_name(dtype));
     wtensor *t = NULL;
     GR_TRY(writer_append(w, name, dtype, ndim, shape, &t, err));
     size_t n = t->nbytes / gr_dtype_size(dtype);
@@ -669,7 +657,7 @@ static groot_status writer_write(gr_st_writer *w, const char *path, gr_error *er
         sb_put(&hb, ",", 1);
         sb_json_string(&hb, t->name);
         sb_str(&hb, ":{\"dtype\":\"");
-        sb_str(&hb, gr_st_dtype_name(t->dtype));
+        sb_str(&hb, gr_dtype_name(t->dtype));
         sb_str(&hb, "\",\"shape\":[");
         for (int d = 0; d < t->ndim; d++) {
             snprintf(num, sizeof num, d ? ",%lld" : "%lld", (long long)t->shape[d]);

@@ -74,9 +74,8 @@ void gr_st_writer_destroy(gr_st_writer *w);
 int gr_st_writer_count(const gr_st_writer *w);
 void gr_st_writer_tensor(const gr_st_writer *w, int i, gr_st_tensor *out);
 
-/* The safetensors name of a dtype ("BF16"), and the reverse (-1 when the
- * name is not one this library reads). */
-const char *gr_st_dtype_name(gr_dtype t);
+/* The dtype a safetensors name ("BF16") stands for, or -1 when the name is
+ * not one this library reads; gr_dtype_name gives the name back. */
 int gr_st_dtype_from_name(const char *name);
 
 #endif

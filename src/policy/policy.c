@@ -110,15 +110,6 @@ void groot_policy_options_init(groot_policy_options *o)
     o->embodiment_tag = "gr1";
 }
 
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 /* {"delta_indices":[...],"modality_keys":[...]} under `name`, in cJSON so
  * that any key a user config holds comes out properly escaped. */
 static int add_modality(cJSON *root, const char *name, const int *idx, int n_idx, const gr_strlist *keys)
@@ -214,7 +205,7 @@ static groot_status alloc_fixed(groot_policy *p)
         row += gr_plan_raw_dim(p->plan, GR_SIDE_STATE, i);
     }
     for (int i = 0; i < p->num_action_keys; i++) {
-        p->action_names[i] = dup_str(gr_plan_key(p->plan, GR_SIDE_ACTION, i));
+        p->action_names[i] = strdup(gr_plan_key(p->plan, GR_SIDE_ACTION, i));
         if (!p->action_names[i])
             return gr_fail(&p->base.err, GROOT_ERR_NOMEM, "out of memory");
     }
