@@ -296,6 +296,8 @@ groot_status gr_backend_cuda_create(int num_threads, gr_backend **out, gr_error 
     cb->base.ops = &cuda_ops;
     cb->base.num_threads = num_threads;
     cb->device = 0;
+    const char *prof = getenv("GROOT_PROFILE_REPLAY");
+    cb->profile_replay = prof ? strtol(prof, NULL, 10) : 0;
     if ((e = cudaSetDevice(0)) != cudaSuccess)
         return create_fail(cb, err, e, "cudaSetDevice(0)");
     if ((e = cudaDeviceGetAttribute(&cb->num_sms, cudaDevAttrMultiProcessorCount, 0)) != cudaSuccess)

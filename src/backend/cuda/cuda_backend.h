@@ -88,6 +88,12 @@ typedef struct gr_cuda_backend {
     uint64_t graph_clock;
     int capturing;
 
+    /* GROOT_PROFILE_REPLAY=N: the Nth graph replay runs between
+     * cudaProfilerStart and Stop, so `ncu --profile-from-start off` sees one
+     * whole steady-state call and nothing of loading or autotuning. */
+    long profile_replay;
+    long replays;
+
     /* graph.c: fn of run_recorded is running (eagerly or captured), so a
      * nested run_recorded just calls its fn. */
     int recording;

@@ -9,6 +9,7 @@
  */
 #include "backend/cuda/cuda_backend.h"
 
+#include <cuda_profiler_api.h>
 #include <stdio.h>
 
 void gr_cuda_graphs_destroy(gr_cuda_backend *cb)
@@ -73,7 +74,14 @@ groot_status gr_cuda_run_recorded(gr_backend *be, uint64_t key, gr_recorded_fn f
     if (!g)
         return run_eager(cb, key, fn, ctx);
     if (g->exec) {
+        const int profiled = cb->profile_replay > 0 && ++cb->replays == cb->profile_replay;
+        if (profiled)
+            cudaProfilerStart();
         GR_CUDA_TRY(be, cudaGraphLaunch(g->exec, cb->stream), "run_recorded", "graph launch");
+        if (profiled) {
+            cudaStreamSynchronize(cb->stream);
+            cudaProfilerStop();
+        }
         return GROOT_OK;
     }
 
