@@ -112,6 +112,11 @@ typedef struct groot_timings {
     double upload_ms, vision_ms, language_ms, vl_ms, action_head_ms, download_ms;
     double postprocess_ms; /* policy only: unnormalize, split per key */
     double total_ms;
+    /* 1: the call replayed the recorded work of an earlier call of its shape
+     * (batch, views, prompt length bucket); 0: it ran that work directly, as
+     * every CPU call and the first two GPU calls of a shape do (the first
+     * also tunes the GEMMs, the second captures a CUDA graph). */
+    int replayed;
 } groot_timings;
 
 /* Runs the network on a batch. Each sample is computed exactly as if it were

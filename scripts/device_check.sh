@@ -2,20 +2,31 @@
 # Everything groot checks and measures on a GPU, in one go, from a build made
 # elsewhere (scripts/device_pack.sh) and carried to the GPU machine:
 #   1. the CUDA backend's op tests, the CUDA engine against the tiny goldens
-#      (fp32 <= 1e-4, tf32 <= 2e-3) and the batch rule;
+#      (fp32 <= 1e-4, tf32 <= 2e-3), the batch rule and prompt length buckets;
 #   2. compute-sanitizer memcheck and racecheck on a tiny forward;
 #   3. a synthetic n1.5-3b checkpoint: CUDA at every precision against the CPU
 #      fp32 path;
 #   4. benchmarks: every component at bf16, fp16, tf32 and fp32 (B=1), and
 #      throughput of the whole call at B = 1, 4, 8, 16 (bf16).
-# Full logs and JSON land in $OUT (or /tmp/groot-out); a short table is
-# printed last. Usage: scripts/device_check.sh [PACKED_DIR (.dev)] [quick]
+# Logs and JSON land in /tmp/groot-out; where $OUT is set (the device tool
+# brings back only a few files), they are packed into $OUT/device_logs.tgz
+# beside summary.txt and bench_table.txt. A short table is printed last.
+# Usage: scripts/device_check.sh [PACKED_DIR (.dev)] [quick]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-.dev}
 MODE=${2:-full}
-OUT=${OUT:-/tmp/groot-out}
-mkdir -p "$OUT"
+BRING=${OUT:-}
+OUT=/tmp/groot-out
+rm -rf "$OUT" && mkdir -p "$OUT"
+finish() {
+  printf '%s\n' "${summary[@]}" >"$OUT/summary.txt"
+  if [ -n "$BRING" ]; then
+    tar czf "$BRING/device_logs.tgz" -C "$OUT" .
+    cp "$OUT/summary.txt" "$BRING/"
+    [ -f "$OUT/bench_table.txt" ] && cp "$OUT/bench_table.txt" "$BRING/"
+  fi
+}
 LOG="$OUT/device_check.log"
 : >"$LOG"
 summary=()
@@ -54,6 +65,9 @@ done
 "$B/tests/check_device" batch "$tiny" >"$OUT/batch.log" 2>&1
 add "batch rule B=4 (cuda fp32)" "$([ $? = 0 ] && echo PASS || echo FAIL)"
 figures "$OUT/batch.log"
+"$B/tests/check_device" bucket "$tiny" >"$OUT/bucket.log" 2>&1
+add "prompt length buckets (one graph, = cpu)" "$([ $? = 0 ] && echo PASS || echo FAIL)"
+figures "$OUT/bucket.log"
 
 step "2. compute-sanitizer"
 for tool in memcheck racecheck; do
@@ -65,7 +79,7 @@ for tool in memcheck racecheck; do
   fi
   grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitizer_$tool.log" | tail -n 2 >>"$LOG"
 done
-[ "$MODE" = quick ] && { printf '%s\n' "${summary[@]}"; exit 0; }
+[ "$MODE" = quick ] && { printf '%s\n' "${summary[@]}"; finish; exit 0; }
 
 step "3. synthetic n1.5-3b: CUDA vs CPU fp32"
 m3b=/tmp/groot-3b
@@ -103,6 +117,15 @@ except Exception as e:
     print(f"groot_run_compare FAILED:{type(e).__name__}")
 PYEOF
 )
+
+step "3c. new prompt lengths: one recording per 16-row bucket vs one per exact length (bf16)"
+"$B/tests/bench_prompt_lengths" $m3b cuda bf16 294 8 >"$OUT/prompt_lengths_bucket16.txt" 2>&1
+GROOT_SEQ_BUCKET=1 "$B/tests/bench_prompt_lengths" $m3b cuda bf16 294 8 >"$OUT/prompt_lengths_exact.txt" 2>&1
+for f in bucket16 exact; do
+  cat "$OUT/prompt_lengths_$f.txt" >>"$LOG"
+  # pass 1: the worst call after the first (a new length), and the median of pass 2
+  add "new prompt length, worst ms ($f)" "$(awk '$1 == 1 && NR > 3 {if ($3 > w) w = $3} END {printf "%.2f", w}' "$OUT/prompt_lengths_$f.txt")"
+done
 
 step "4. benchmarks on $card"
 for p in bf16 fp16 tf32 fp32; do
@@ -145,3 +168,4 @@ EOF
 echo
 echo "== summary ($card)"
 printf '%s\n' "${summary[@]}"
+finish

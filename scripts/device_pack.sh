@@ -11,7 +11,7 @@ B=${1:-build-dev}
 D=${2:-.dev}
 rm -rf "$D" && mkdir -p "$D/tests"
 cp "$B/groot" "$D/"
-cp "$B/tests/check_device" "$B/tests/test_backend_cuda" "$D/tests/"
+cp "$B/tests/check_device" "$B/tests/test_backend_cuda" "$B/tests/bench_prompt_lengths" "$D/tests/"
 cp "$B/CMakeCache.txt" "$D/"
 tmp=$(mktemp -d)
 for bin in "$D/groot" "$D"/tests/*; do

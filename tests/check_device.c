@@ -269,6 +269,66 @@ static int check_batch(const char *dir)
     return tu_finish("check_device batch");
 }
 
+/* Prompt length buckets: on the GPU a sample's tokens are padded to a
+ * multiple of 16 rows, so two lengths of one bucket share the recorded
+ * call (timings.replayed) and each still equals the CPU's exact-length
+ * result; a length of the next bucket records anew. */
+static int check_bucket(const char *dir)
+{
+    groot_model *cpu = open_model(dir, "cpu", "fp32");
+    groot_model *gpu = open_model(dir, "cuda", "fp32");
+    if (!cpu || !gpu) {
+        groot_model_close(cpu);
+        groot_model_close(gpu);
+        return gpu ? 2 : 77;
+    }
+    groot_model_dims d;
+    groot_model_get_dims(cpu, &d);
+    const int tpi = d.tokens_per_image, a = 40;
+    const int rows = (a + tpi + 15) / 16 * 16;
+    const int b = a + tpi == rows ? a - 1 : rows - tpi; /* same bucket, other length */
+    const int c = rows - tpi + 1;                        /* the next bucket */
+    const int text[3] = {a, b, c};
+    const int expect_replayed[5] = {0, 0, 1, 1, 0}; /* a (eager), a (capture), a, b, c */
+    const int order[5] = {0, 0, 0, 1, 2};
+    groot_sample s[3];
+    int32_t *ids[3];
+    float *pix[3], *state[3], *noise[3];
+    sample_out_bufs ref[3];
+    groot_sample_out ro[3];
+    for (int i = 0; i < 3; i++) {
+        make_sample(&d, text[i], 1, 200 + i, &ids[i], &pix[i], &state[i], &noise[i], &s[i]);
+        alloc_outs(&d, s[i].seq_len, 1, &ref[i], &ro[i]);
+        CHECK(groot_forward(cpu, &s[i], 1, &ro[i], NULL) == GROOT_OK, "cpu %d: %s", i, groot_errmsg(cpu));
+    }
+    printf("bucket: lengths %d, %d (rows %d) and %d\n", s[0].seq_len, s[1].seq_len, rows, s[2].seq_len);
+    double worst = 0;
+    for (int r = 0; r < 5; r++) {
+        const int i = order[r];
+        sample_out_bufs g;
+        groot_sample_out go;
+        alloc_outs(&d, s[i].seq_len, 1, &g, &go);
+        groot_timings t;
+        CHECK(groot_forward(gpu, &s[i], 1, &go, &t) == GROOT_OK, "cuda %d: %s", i, groot_errmsg(gpu));
+        CHECK(t.replayed == expect_replayed[r], "call %d (length %d): replayed %d, expected %d", r, s[i].seq_len,
+              t.replayed, expect_replayed[r]);
+        for (int k = 0; k < NT; k++) {
+            double e = tu_rel_err(g.t[k], ref[i].t[k], ref[i].n[k]);
+            CHECK(e <= 1e-4, "call %d (length %d) %s vs cpu %.3e", r, s[i].seq_len, tensors[k], e);
+            worst = e > worst ? e : worst;
+        }
+        free_outs(&g);
+    }
+    printf("figure bucket_vs_cpu_fp32 %.3e\n", worst);
+    for (int i = 0; i < 3; i++) {
+        free_outs(&ref[i]);
+        free(ids[i]), free(pix[i]), free(state[i]), free(noise[i]);
+    }
+    groot_model_close(cpu);
+    groot_model_close(gpu);
+    return tu_finish("check_device bucket");
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 4 && !strcmp(argv[1], "golden"))
@@ -277,6 +337,9 @@ int main(int argc, char **argv)
         return check_parity(argv[2], argv[3]);
     if (argc >= 3 && !strcmp(argv[1], "batch"))
         return check_batch(argv[2]);
-    fprintf(stderr, "usage: check_device golden PRECISION TOL | parity MODEL_DIR P1,P2,... | batch MODEL_DIR\n");
+    if (argc >= 3 && !strcmp(argv[1], "bucket"))
+        return check_bucket(argv[2]);
+    fprintf(stderr,
+            "usage: check_device golden PRECISION TOL | parity MODEL_DIR P1,P2,... | batch MODEL_DIR | bucket MODEL_DIR\n");
     return 2;
 }

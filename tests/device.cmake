@@ -8,4 +8,5 @@ target_compile_definitions(check_device PRIVATE GROOT_TEST_DATA="${GROOT_TEST_DA
 add_test(NAME cuda_golden_fp32 COMMAND check_device golden fp32 1e-4)
 add_test(NAME cuda_golden_tf32 COMMAND check_device golden tf32 2e-3)
 add_test(NAME cuda_batch_rule COMMAND check_device batch ${GROOT_TEST_DATA}/goldens/tiny/checkpoint)
-set_tests_properties(cuda_golden_fp32 cuda_golden_tf32 cuda_batch_rule PROPERTIES SKIP_RETURN_CODE 77)
+add_test(NAME cuda_bucket COMMAND check_device bucket ${GROOT_TEST_DATA}/goldens/tiny/checkpoint)
+set_tests_properties(cuda_golden_fp32 cuda_golden_tf32 cuda_batch_rule cuda_bucket PROPERTIES SKIP_RETURN_CODE 77)

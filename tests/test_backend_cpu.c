@@ -403,7 +403,7 @@ static void check_self_attention(int64_t L, int heads, int kvh, int hd, int caus
     gr_tensor k = gr_view_cols(fused, (int64_t)heads * hd, (int64_t)kvh * hd);
     gr_tensor v = gr_view_cols(fused, (int64_t)(heads + kvh) * hd, (int64_t)kvh * hd);
     float scale = 1.0f / sqrtf((float)hd);
-    OK(be->ops->attention(be, &q, &k, &v, heads, kvh, hd, causal, scale, &out));
+    OK(be->ops->attention(be, &q, &k, &v, heads, kvh, hd, causal, scale, NULL, &out));
     double *ref = malloc(sizeof(double) * L * heads * hd);
     attention_ref(h, width, h + heads * hd, width, h + (heads + kvh) * hd, width, L, L, heads, kvh, hd, causal,
                   scale, ref);
@@ -435,7 +435,7 @@ static void test_attention(void)
     gr_tensor q = make_from(qh, lq, heads * hd), kv = make_from(kvhh, lk, 2 * kvh * hd);
     gr_tensor ob = make(lq, heads * hd + 10, GR_F32), out = gr_view_cols(ob, 10, heads * hd);
     gr_tensor k = gr_view_cols(kv, 0, kvh * hd), v = gr_view_cols(kv, kvh * hd, kvh * hd);
-    OK(be->ops->attention(be, &q, &k, &v, heads, kvh, hd, 0, 0.3f, &out));
+    OK(be->ops->attention(be, &q, &k, &v, heads, kvh, hd, 0, 0.3f, NULL, &out));
     double *ref = malloc(sizeof(double) * lq * heads * hd);
     attention_ref(qh, heads * hd, kvhh, 2 * kvh * hd, kvhh + kvh * hd, 2 * kvh * hd, lq, lk, heads, kvh, hd, 0, 0.3,
                   ref);
@@ -445,16 +445,43 @@ static void test_attention(void)
 
     /* repeated shapes reuse the scratch: no allocation per call */
     float *scratch = gr_cpu(be)->scratch;
-    OK(be->ops->attention(be, &q, &k, &v, heads, kvh, hd, 0, 0.3f, &out));
+    OK(be->ops->attention(be, &q, &k, &v, heads, kvh, hd, 0, 0.3f, NULL, &out));
     CHECK(gr_cpu(be)->scratch == scratch, "attention reallocated its scratch for a repeated shape");
 
-    CHECK(be->ops->attention(be, &q, &k, &v, heads, kvh, hd, 1, 0.3f, &out) == GROOT_ERR_INVALID_ARG,
+    CHECK(be->ops->attention(be, &q, &k, &v, heads, kvh, hd, 1, 0.3f, NULL, &out) == GROOT_ERR_INVALID_ARG,
           "causal with Lq != Lk");
-    CHECK(be->ops->attention(be, &q, &k, &v, heads, 3, hd, 0, 0.3f, &out) == GROOT_ERR_INVALID_ARG,
+    CHECK(be->ops->attention(be, &q, &k, &v, heads, 3, hd, 0, 0.3f, NULL, &out) == GROOT_ERR_INVALID_ARG,
           "heads not a multiple of kv_heads");
     gr_tensor vshort = gr_view_rows(v, 0, lk - 1);
-    CHECK(be->ops->attention(be, &q, &k, &vshort, heads, kvh, hd, 0, 0.3f, &out) == GROOT_ERR_INVALID_ARG,
+    CHECK(be->ops->attention(be, &q, &k, &vshort, heads, kvh, hd, 0, 0.3f, NULL, &out) == GROOT_ERR_INVALID_ARG,
           "k/v rows differ");
+
+    /* kv_valid: the first 17 keys are real, the rest a bucket's padding
+     * (filled with garbage): the same as attention over 17 keys. */
+    gr_tensor valid = make(1, 1, GR_I32);
+    *(int32_t *)valid.data = 17;
+    for (int64_t r = 17; r < lk; r++)
+        for (int64_t c = 0; c < kv.cols; c++)
+            ((float *)kv.data)[r * kv.ld + c] = r % 2 ? 1e30f : -1e30f;
+    OK(be->ops->attention(be, &q, &k, &v, heads, kvh, hd, 0, 0.3f, &valid, &out));
+    attention_ref(qh, heads * hd, kvhh, 2 * kvh * hd, kvhh + kvh * hd, 2 * kvh * hd, lq, 17, heads, kvh, hd, 0, 0.3,
+                  ref);
+    o = fetch(&out);
+    check_close("cross attention over 17 of 23 keys (kv_valid)", o, ref, (size_t)(lq * heads * hd), TOL);
+    free(o);
+    int32_t bad[3] = {0, 24, -5};
+    for (int i = 0; i < 3; i++) {
+        *(int32_t *)valid.data = bad[i];
+        CHECK(be->ops->attention(be, &q, &k, &v, heads, kvh, hd, 0, 0.3f, &valid, &out) == GROOT_ERR_INVALID_ARG &&
+                  strstr(be->err.msg, "kv_valid"),
+              "kv_valid %d accepted (%s)", (int)bad[i], be->err.msg);
+    }
+    gr_tensor valid_f = make(1, 1, GR_F32);
+    CHECK(be->ops->attention(be, &q, &k, &v, heads, kvh, hd, 0, 0.3f, &valid_f, &out) != GROOT_OK &&
+              strstr(be->err.msg, "kv_valid"),
+          "a float32 kv_valid accepted");
+    be->ops->free(be, &valid);
+    be->ops->free(be, &valid_f);
 
     be->ops->free(be, &q);
     be->ops->free(be, &kv);
@@ -791,12 +818,12 @@ static void time_big_ops(void)
      * takes some tens of ms to reach full speed on a loaded machine. */
     double t0 = now_ms();
     do
-        OK(be->ops->attention(be, &q, &k, &v, heads, kvh, hd, 1, 1.0f / sqrtf(hd), &o));
+        OK(be->ops->attention(be, &q, &k, &v, heads, kvh, hd, 1, 1.0f / sqrtf(hd), NULL, &o));
     while (now_ms() - t0 < 100.0);
     const int reps = 3;
     t0 = now_ms();
     for (int i = 0; i < reps; i++)
-        OK(be->ops->attention(be, &q, &k, &v, heads, kvh, hd, 1, 1.0f / sqrtf(hd), &o));
+        OK(be->ops->attention(be, &q, &k, &v, heads, kvh, hd, 1, 1.0f / sqrtf(hd), NULL, &o));
     double at = (now_ms() - t0) / reps;
     printf("timing: attention L=%d %dx%d (kv %d) causal: %.2f ms\n", L, heads, hd, kvh, at);
     be->ops->free(be, &q);

@@ -327,8 +327,11 @@ static void test_qk_norm_rope(void)
 
 /* ---- attention ---- */
 
-static void attention_case(gr_dtype dt, int hd, int heads, int kvh, int lq, int lk, int causal, int check,
-                           const char *timing_name)
+/* valid > 0: only the first `valid` keys are real (kv_valid, a device
+ * scalar on the GPU); the others get values that would dominate any
+ * softmax they leaked into. */
+static void attention_case(gr_dtype dt, int hd, int heads, int kvh, int lq, int lk, int causal, int valid,
+                           int check, const char *timing_name)
 {
     pair q, k, v, qb, kvb;
     if (causal) { /* self-attention: q, k, v are slices of one fused projection */
@@ -347,19 +350,37 @@ static void attention_case(gr_dtype dt, int hd, int heads, int kvh, int lq, int 
     pair o = mk(lq, (int64_t)heads * hd, dt, 1.0f);
     float scale = 1.0f / sqrtf((float)hd);
     poison(&o);
+    pair nv = {{0}, {0}};
+    if (valid > 0) {
+        check_ok(CPU->ops->alloc(CPU, &nv.c, 1, 1, GR_I32), CPU, "alloc");
+        check_ok(GPU->ops->alloc(GPU, &nv.g, 1, 1, GR_I32), GPU, "alloc");
+        const int32_t n = valid;
+        BOTH(CPU->ops->upload(CPU, &nv.c, &n, GR_I32), GPU->ops->upload(GPU, &nv.g, &n, GR_I32), "kv_valid");
+        pair pad_k = {gr_view_rows(k.c, valid, lk - valid), gr_view_rows(k.g, valid, lk - valid)};
+        pair pad_v = {gr_view_rows(v.c, valid, lk - valid), gr_view_rows(v.g, valid, lk - valid)};
+        const size_t pn = (size_t)((lk - valid) * k.c.cols);
+        float *big = malloc((pn ? pn : 1) * sizeof *big);
+        for (size_t i = 0; i < pn; i++)
+            big[i] = i % 2 ? 3e4f : -3e4f;
+        BOTH(CPU->ops->upload(CPU, &pad_k.c, big, GR_F32), GPU->ops->upload(GPU, &pad_k.g, big, GR_F32), "pad k");
+        BOTH(CPU->ops->upload(CPU, &pad_v.c, big, GR_F32), GPU->ops->upload(GPU, &pad_v.g, big, GR_F32), "pad v");
+        free(big);
+    }
+    const gr_tensor *nvc = valid > 0 ? &nv.c : NULL, *nvg = valid > 0 ? &nv.g : NULL;
     if (check) {
-        BOTH(CPU->ops->attention(CPU, &q.c, &k.c, &v.c, heads, kvh, hd, causal, scale, &o.c),
-             GPU->ops->attention(GPU, &q.g, &k.g, &v.g, heads, kvh, hd, causal, scale, &o.g), "attention");
-        char what[64];
-        snprintf(what, sizeof what, "hd %d h %d/%d Lq %d Lk %d%s", hd, heads, kvh, lq, lk, causal ? " causal" : "");
+        BOTH(CPU->ops->attention(CPU, &q.c, &k.c, &v.c, heads, kvh, hd, causal, scale, nvc, &o.c),
+             GPU->ops->attention(GPU, &q.g, &k.g, &v.g, heads, kvh, hd, causal, scale, nvg, &o.g), "attention");
+        char what[80];
+        snprintf(what, sizeof what, "hd %d h %d/%d Lq %d Lk %d%s valid %d", hd, heads, kvh, lq, lk,
+                 causal ? " causal" : "", valid);
         compare("attention", gr_dtype_name(dt), &o, tol_of(dt), what);
     }
     if (timing_name && !getenv("GR_TEST_NO_TIMING")) {
         for (int i = 0; i < 3; i++)
-            check_ok(GPU->ops->attention(GPU, &q.g, &k.g, &v.g, heads, kvh, hd, causal, scale, &o.g), GPU, "att");
+            check_ok(GPU->ops->attention(GPU, &q.g, &k.g, &v.g, heads, kvh, hd, causal, scale, NULL, &o.g), GPU, "att");
         check_ok(GPU->ops->timer_mark(GPU, 2), GPU, "mark");
         for (int i = 0; i < 50; i++)
-            check_ok(GPU->ops->attention(GPU, &q.g, &k.g, &v.g, heads, kvh, hd, causal, scale, &o.g), GPU, "att");
+            check_ok(GPU->ops->attention(GPU, &q.g, &k.g, &v.g, heads, kvh, hd, causal, scale, NULL, &o.g), GPU, "att");
         check_ok(GPU->ops->timer_mark(GPU, 3), GPU, "mark");
         double ms = 0;
         check_ok(GPU->ops->timer_elapsed(GPU, 2, 3, &ms), GPU, "elapsed");
@@ -368,6 +389,8 @@ static void attention_case(gr_dtype dt, int hd, int heads, int kvh, int lq, int 
     rm(&qb), rm(&o);
     if (kvb.c.data)
         rm(&kvb);
+    if (valid > 0)
+        rm(&nv);
 }
 
 static void test_attention(void)
@@ -375,17 +398,20 @@ static void test_attention(void)
     const int hds[] = {8, 12, 16, 48, 64, 72, 128};
     for (int d = 0; d < 3; d++)
         for (int hi = 0; hi < 7; hi++) {
-            attention_case(FDT[d], hds[hi], 4, 2, 49, 600, 0, 1, NULL);
-            attention_case(FDT[d], hds[hi], 4, 2, 300, 300, 1, 1, NULL);
+            attention_case(FDT[d], hds[hi], 4, 2, 49, 600, 0, 0, 1, NULL);
+            attention_case(FDT[d], hds[hi], 4, 2, 300, 300, 1, 0, 1, NULL);
+            /* a bucket's padding: keys past kv_valid masked */
+            attention_case(FDT[d], hds[hi], 4, 2, 49, 320, 0, 294, 1, NULL);
+            attention_case(FDT[d], hds[hi], 4, 2, 320, 320, 0, 301, 1, NULL);
         }
-    attention_case(GR_BF16, 48, 32, 32, 49, 49, 0, 1, "attn DiT self 49, 32x48 bf16");
-    attention_case(GR_BF16, 48, 32, 32, 49, 600, 0, 1, "attn DiT cross 49x600, 32x48 bf16");
-    attention_case(GR_BF16, 48, 32, 32, 49, 2048, 0, 0, "attn DiT cross 49x2048, 32x48 bf16");
-    attention_case(GR_BF16, 72, 16, 16, 256, 256, 0, 1, "attn ViT 256, 16x72 bf16");
-    attention_case(GR_BF16, 64, 32, 32, 300, 300, 0, 0, "attn VL-SA 300, 32x64 bf16");
-    attention_case(GR_BF16, 128, 16, 8, 300, 300, 1, 0, "attn LLM causal 300, 16/8x128 bf16");
-    attention_case(GR_BF16, 128, 16, 8, 2048, 2048, 1, 0, "attn LLM causal 2048, 16/8x128 bf16");
-    attention_case(GR_F32, 128, 16, 8, 300, 300, 1, 0, "attn LLM causal 300, 16/8x128 f32");
+    attention_case(GR_BF16, 48, 32, 32, 49, 49, 0, 0, 1, "attn DiT self 49, 32x48 bf16");
+    attention_case(GR_BF16, 48, 32, 32, 49, 600, 0, 0, 1, "attn DiT cross 49x600, 32x48 bf16");
+    attention_case(GR_BF16, 48, 32, 32, 49, 2048, 0, 0, 0, "attn DiT cross 49x2048, 32x48 bf16");
+    attention_case(GR_BF16, 72, 16, 16, 256, 256, 0, 0, 1, "attn ViT 256, 16x72 bf16");
+    attention_case(GR_BF16, 64, 32, 32, 300, 300, 0, 0, 0, "attn VL-SA 300, 32x64 bf16");
+    attention_case(GR_BF16, 128, 16, 8, 300, 300, 1, 0, 0, "attn LLM causal 300, 16/8x128 bf16");
+    attention_case(GR_BF16, 128, 16, 8, 2048, 2048, 1, 0, 0, "attn LLM causal 2048, 16/8x128 bf16");
+    attention_case(GR_F32, 128, 16, 8, 300, 300, 1, 0, 0, "attn LLM causal 300, 16/8x128 f32");
 }
 
 /* ---- elementwise ---- */
@@ -491,7 +517,7 @@ static groot_status rec_fn(void *p)
     GR_TRY(be->ops->layernorm(be, c->x, NULL, NULL, 1e-5f, c->h));
     GR_TRY(be->ops->linear(be, c->h, c->L, GR_ACT_GELU_TANH, NULL, c->y));
     gr_tensor q = gr_view_cols(*c->y, 0, 64), k = gr_view_cols(*c->y, 64, 32), v = gr_view_cols(*c->y, 96, 32);
-    GR_TRY(be->ops->attention(be, &q, &k, &v, 4, 2, 16, 1, 0.25f, c->o));
+    GR_TRY(be->ops->attention(be, &q, &k, &v, 4, 2, 16, 1, 0.25f, NULL, c->o));
     if (c->fail) {
         gr_tensor bad = *c->o;
         bad.cols = 1000; /* a shape error in the middle of a recording */

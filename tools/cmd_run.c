@@ -77,9 +77,10 @@ static void print_json(const groot_array *acts, int n, const groot_timings *t)
         printf("]");
     }
     printf("},\"timings_ms\":{\"preprocess\":%.3f,\"upload\":%.3f,\"vision\":%.3f,\"language\":%.3f,"
-           "\"vl\":%.3f,\"action_head\":%.3f,\"download\":%.3f,\"postprocess\":%.3f,\"total\":%.3f}}\n",
+           "\"vl\":%.3f,\"action_head\":%.3f,\"download\":%.3f,\"postprocess\":%.3f,\"total\":%.3f},"
+           "\"replayed\":%s}\n",
            t->preprocess_ms, t->upload_ms, t->vision_ms, t->language_ms, t->vl_ms, t->action_head_ms,
-           t->download_ms, t->postprocess_ms, t->total_ms);
+           t->download_ms, t->postprocess_ms, t->total_ms, t->replayed ? "true" : "false");
 }
 
 static void print_text(const groot_array *acts, int n, const groot_timings *t)
@@ -97,9 +98,9 @@ static void print_text(const groot_array *acts, int n, const groot_timings *t)
         }
     }
     printf("time (ms): preprocess %.2f | upload %.2f | vision %.2f | language %.2f | vl %.2f | "
-           "action head %.2f | download %.2f | postprocess %.2f | total %.2f\n",
+           "action head %.2f | download %.2f | postprocess %.2f | total %.2f%s\n",
            t->preprocess_ms, t->upload_ms, t->vision_ms, t->language_ms, t->vl_ms, t->action_head_ms,
-           t->download_ms, t->postprocess_ms, t->total_ms);
+           t->download_ms, t->postprocess_ms, t->total_ms, t->replayed ? " (replayed)" : "");
 }
 
 int cmd_run(int argc, char **argv)

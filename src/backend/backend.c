@@ -1,6 +1,7 @@
 #include "backend/backend.h"
 
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 size_t gr_dtype_size(gr_dtype t)
@@ -55,14 +56,33 @@ gr_tensor gr_reshape(gr_tensor t, int64_t rows, int64_t cols)
     return v;
 }
 
+/* GROOT_SEQ_BUCKET=N (1..GR_SEQ_BUCKET_MAX) replaces the backend's own
+ * bucket: 1 gives every prompt length its own recorded call; a bucket on
+ * the CPU exercises the padding without a GPU (tests). */
+static void seq_bucket_from_env(gr_backend *be)
+{
+    const char *env = getenv("GROOT_SEQ_BUCKET");
+    if (!env || !*env)
+        return;
+    char *end = NULL;
+    long n = strtol(env, &end, 10);
+    if (*end == '\0' && n >= 1 && n <= GR_SEQ_BUCKET_MAX)
+        be->seq_bucket = (int)n;
+}
+
 groot_status gr_backend_create(const char *device, int num_threads, gr_backend **out, gr_error *err)
 {
     *out = NULL;
+    groot_status st;
     if (!device || strcmp(device, "cpu") == 0)
-        return gr_backend_cpu_create(num_threads, out, err);
-    if (strcmp(device, "cuda") == 0)
-        return gr_backend_cuda_create(num_threads, out, err);
-    return gr_fail(err, GROOT_ERR_INVALID_ARG, "unknown device '%s' (expected cpu or cuda)", device);
+        st = gr_backend_cpu_create(num_threads, out, err);
+    else if (strcmp(device, "cuda") == 0)
+        st = gr_backend_cuda_create(num_threads, out, err);
+    else
+        return gr_fail(err, GROOT_ERR_INVALID_ARG, "unknown device '%s' (expected cpu or cuda)", device);
+    if (st == GROOT_OK)
+        seq_bucket_from_env(*out);
+    return st;
 }
 
 void gr_backend_destroy(gr_backend *be)

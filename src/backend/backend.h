@@ -122,10 +122,14 @@ typedef struct gr_backend_ops {
     /* Multi-head attention, softmax(q k^T * scale [+ causal mask]) v, with
      * q [Lq, heads*head_dim], k and v [Lk, kv_heads*head_dim] and out
      * [Lq, heads*head_dim]; query head h reads kv head h / (heads/kv_heads).
-     * Causal masks key j > query i (Lq == Lk). Softmax in float32. */
+     * Causal masks key j > query i (Lq == Lk). Softmax in float32.
+     * kv_valid (NULL: every key) is an int32 [1, 1] tensor of this backend
+     * holding how many leading keys are real, 1..Lk: the rest are a
+     * sequence's padding up to its bucket (gr_backend.seq_bucket). It is read
+     * when the op runs, so a recorded call serves every length of a bucket. */
     groot_status (*attention)(gr_backend *be, const gr_tensor *q, const gr_tensor *k,
                               const gr_tensor *v, int heads, int kv_heads, int head_dim,
-                              int causal, float scale, gr_tensor *out);
+                              int causal, float scale, const gr_tensor *kv_valid, gr_tensor *out);
     /* y = silu(gate) * up, elementwise; gate, up, y all [rows, cols]. */
     groot_status (*swiglu)(gr_backend *be, const gr_tensor *gate, const gr_tensor *up, gr_tensor *y);
     /* y = act(x) elementwise (y may alias x). */
@@ -171,7 +175,16 @@ struct gr_backend {
     const gr_backend_ops *ops;
     gr_error err;
     int num_threads;   /* CPU threads for host-side work (0: runtime default) */
+    /* Token sequences are padded to a multiple of this many rows, so that
+     * prompts of nearby lengths share one recorded call and one set of
+     * tuned GEMMs (1: exact lengths, where nothing is recorded). */
+    int seq_bucket;    /* 1 .. GR_SEQ_BUCKET_MAX */
+    /* Set by run_recorded: its last call replayed a recording (0: it ran
+     * fn, eagerly or while capturing it). */
+    int replayed;
 };
+
+#define GR_SEQ_BUCKET_MAX 256
 
 /* Creates the backend named by `device` ("cpu" or "cuda"). */
 groot_status gr_backend_create(const char *device, int num_threads, gr_backend **out, gr_error *err);

@@ -293,7 +293,7 @@ static uint64_t bench_key(const bench_ctx *b)
     MIX(p->generation);
     MIX(p->batch.count);
     for (int i = 0; i < p->batch.count; i++) {
-        MIX(p->batch.sample[i].len);
+        MIX(p->batch.sample[i].rows);
         MIX(p->batch.sample[i].views);
         MIX(p->batch.sample[i].cat);
     }

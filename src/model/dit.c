@@ -173,10 +173,10 @@ groot_status dit_block_forward(gr_backend *be, const gr_model_config *cfg, const
         GR_TRY(be->ops->linear(be, &y, &bw->q, GR_ACT_NONE, NULL, &q));
         for (int j = 0; j < b->count; j++) {
             const gr_batch_sample *bs = &b->sample[j];
-            gr_tensor kvj = gr_view_rows(kv, bs->tok0, bs->len);
+            gr_tensor kvj = gr_view_rows(kv, bs->tok0, bs->rows), valid = gr_view_cols(b->valid, j, 1);
             gr_tensor key = gr_view_cols(kvj, 0, inner), val = gr_view_cols(kvj, inner, inner);
             gr_tensor qj = gr_view_rows(q, j * S, S), oj = gr_view_rows(attn, j * S, S);
-            GR_TRY(be->ops->attention(be, &qj, &key, &val, heads, heads, hd, 0, scale, &oj));
+            GR_TRY(be->ops->attention(be, &qj, &key, &val, heads, heads, hd, 0, scale, &valid, &oj));
         }
     } else {
         gr_tensor qkv = gr_view_rows(s->qkv, 0, R);
@@ -185,7 +185,7 @@ groot_status dit_block_forward(gr_backend *be, const gr_model_config *cfg, const
             gr_tensor rows = gr_view_rows(qkv, j * S, S);
             gr_tensor q = gr_view_cols(rows, 0, inner), key = gr_view_cols(rows, inner, inner);
             gr_tensor val = gr_view_cols(rows, 2 * inner, inner), oj = gr_view_rows(attn, j * S, S);
-            GR_TRY(be->ops->attention(be, &q, &key, &val, heads, heads, hd, 0, scale, &oj));
+            GR_TRY(be->ops->attention(be, &q, &key, &val, heads, heads, hd, 0, scale, NULL, &oj));
         }
     }
     GR_TRY(be->ops->linear(be, &attn, &bw->out, GR_ACT_NONE, &x, &x));

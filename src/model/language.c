@@ -90,9 +90,11 @@ groot_status qwen3_layer_forward(gr_backend *be, const gr_model_config *cfg, con
     GR_TRY(be->ops->qk_norm_rope(be, &k, tc->kv_heads, tc->head_dim, &l->k_norm, tc->rms_eps, &cos, &sin));
     for (int i = 0; i < b->count; i++) {
         const gr_batch_sample *bs = &b->sample[i];
-        gr_tensor qi = gr_view_rows(q, bs->tok0, bs->len), ki = gr_view_rows(k, bs->tok0, bs->len);
-        gr_tensor vi = gr_view_rows(v, bs->tok0, bs->len), oi = gr_view_rows(attn, bs->tok0, bs->len);
-        GR_TRY(be->ops->attention(be, &qi, &ki, &vi, tc->heads, tc->kv_heads, tc->head_dim, 1, scale, &oi));
+        /* Causal: padding rows come last, so no real token sees them. */
+        gr_tensor qi = gr_view_rows(q, bs->tok0, bs->rows), ki = gr_view_rows(k, bs->tok0, bs->rows);
+        gr_tensor vi = gr_view_rows(v, bs->tok0, bs->rows), oi = gr_view_rows(attn, bs->tok0, bs->rows);
+        GR_TRY(be->ops->attention(be, &qi, &ki, &vi, tc->heads, tc->kv_heads, tc->head_dim, 1, scale, NULL,
+                                  &oi));
     }
     GR_TRY(be->ops->linear(be, &attn, &l->o, GR_ACT_NONE, &x, &x));
 
@@ -112,14 +114,14 @@ static groot_status embed_samples(gr_backend *be, const gr_model_config *cfg, co
     const int64_t T = cfg->tokens_per_image;
     for (int i = 0; i < b->count; i++) {
         const gr_batch_sample *bs = &b->sample[i];
-        gr_tensor id = gr_view_cols(*ids, bs->tok0, bs->len);
+        gr_tensor id = gr_view_cols(*ids, bs->tok0, bs->rows);
         gr_tensor img = gr_view_rows(*vit_embeds, bs->view0 * T, bs->views * T);
-        gr_tensor x = gr_view_rows(s->x, bs->tok0, bs->len);
+        gr_tensor x = gr_view_rows(s->x, bs->tok0, bs->rows);
         GR_TRY(be->ops->embed(be, &id, &w->embed, cfg->image_token_id, &img, &x));
         if (b->count == 1)
             continue;
-        gr_tensor cos = gr_view_rows(s->cos, 0, bs->len), sin = gr_view_rows(s->sin, 0, bs->len);
-        gr_tensor pc = gr_view_rows(s->pos_cos, bs->tok0, bs->len), ps = gr_view_rows(s->pos_sin, bs->tok0, bs->len);
+        gr_tensor cos = gr_view_rows(s->cos, 0, bs->rows), sin = gr_view_rows(s->sin, 0, bs->rows);
+        gr_tensor pc = gr_view_rows(s->pos_cos, bs->tok0, bs->rows), ps = gr_view_rows(s->pos_sin, bs->tok0, bs->rows);
         GR_TRY(be->ops->copy(be, &cos, &pc));
         GR_TRY(be->ops->copy(be, &sin, &ps));
     }
@@ -131,10 +133,10 @@ groot_status gr_language_forward(gr_backend *be, const gr_model_config *cfg, con
                                  const gr_tensor *vit_embeds, gr_tensor *backbone_features)
 {
     const gr_text_config *tc = &cfg->text;
-    if (b->tokens > s->cap_tokens || b->max_len > s->cap_len)
+    if (b->tokens > s->cap_tokens || b->max_rows > s->cap_len)
         return gr_fail(&be->err, GROOT_ERR_INTERNAL,
                        "language: %lld tokens (%lld in one sample) exceed the planned %lld (%lld)",
-                       (long long)b->tokens, (long long)b->max_len, (long long)s->cap_tokens,
+                       (long long)b->tokens, (long long)b->max_rows, (long long)s->cap_tokens,
                        (long long)s->cap_len);
     GR_TRY(embed_samples(be, cfg, w, s, b, ids, vit_embeds));
     gr_tensor x = gr_view_rows(s->x, 0, b->tokens);

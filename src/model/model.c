@@ -251,7 +251,7 @@ static uint64_t shape_key(const gr_plan *p)
     MIX(p->generation);
     MIX(p->batch.count);
     for (int i = 0; i < p->batch.count; i++) {
-        MIX(p->batch.sample[i].len);
+        MIX(p->batch.sample[i].rows);
         MIX(p->batch.sample[i].views);
         MIX(p->batch.sample[i].cat);
     }
@@ -295,6 +295,9 @@ static groot_status forward_recorded(void *ctx)
     return in_stage(be, st, "action head");
 }
 
+/* Token 0 for the rows that pad a sample to its bucket (batch.h). */
+static const int32_t pad_ids[GR_SEQ_BUCKET_MAX];
+
 static groot_status upload_inputs(gr_model *m, const groot_sample *samples)
 {
     gr_backend *be = m->be;
@@ -302,10 +305,15 @@ static groot_status upload_inputs(gr_model *m, const groot_sample *samples)
     const int64_t H = m->cfg.action.horizon;
     for (int i = 0; i < p->batch.count; i++) {
         const gr_batch_sample *s = &p->batch.sample[i];
-        gr_tensor ids = gr_view_cols(p->ids, s->tok0, s->len);
+        gr_tensor ids = gr_view_cols(p->ids, s->tok0, s->len), pad = gr_view_cols(p->ids, s->tok0 + s->len, s->rows - s->len);
+        gr_tensor valid = gr_view_cols(p->valid, i, 1);
         gr_tensor pixels = gr_view_rows(p->pixels, s->view0, s->views);
         gr_tensor state = gr_view_rows(p->state, i, 1), actions = gr_view_rows(p->actions, i * H, H);
+        const int32_t len = s->len;
         GR_TRY(be->ops->upload(be, &ids, samples[i].input_ids, GR_I32));
+        if (s->rows > s->len)
+            GR_TRY(be->ops->upload(be, &pad, pad_ids, GR_I32));
+        GR_TRY(be->ops->upload(be, &valid, &len, GR_I32));
         GR_TRY(be->ops->upload(be, &pixels, samples[i].pixel_values, GR_F32));
         GR_TRY(be->ops->upload(be, &state, samples[i].state, GR_F32));
         GR_TRY(be->ops->upload(be, &actions, samples[i].init_noise, GR_F32));
@@ -366,6 +374,7 @@ static groot_status read_timings(gr_backend *be, groot_timings *t)
     GR_TRY(be->ops->timer_elapsed(be, MARK_LANGUAGE, MARK_VL, &t->vl_ms));
     GR_TRY(be->ops->timer_elapsed(be, MARK_VL, MARK_ACTION, &t->action_head_ms));
     GR_TRY(be->ops->timer_elapsed(be, MARK_ACTION, MARK_DOWNLOADED, &t->download_ms));
+    t->replayed = be->replayed;
     return be->ops->timer_elapsed(be, MARK_START, MARK_DOWNLOADED, &t->total_ms);
 }
 

@@ -24,7 +24,8 @@ typedef struct gr_plan {
     gr_batch batch; /* the current call's layout; its arrays hold cap_batch entries */
     int cap_batch;
     int64_t cap_tokens, cap_views, cap_len; /* sums over a batch; cap_len: one sample */
-    gr_tensor ids;            /* int32 [1, cap_tokens] */
+    gr_tensor ids;            /* int32 [1, cap_tokens]: each sample's ids, then token 0 up to its rows */
+    gr_tensor valid;          /* int32 [1, cap_batch]: each sample's len (batch.valid views it) */
     gr_tensor pixels;         /* float32 [cap_views, C*S*S] */
     gr_tensor vit_embeds;     /* float32 [cap_views*tokens_per_image, text hidden] */
     gr_tensor backbone;       /* float32 [cap_tokens, text hidden] */

@@ -11,6 +11,7 @@
 static void buffers_free(gr_backend *be, gr_plan *p)
 {
     be->ops->free(be, &p->ids);
+    be->ops->free(be, &p->valid);
     be->ops->free(be, &p->pixels);
     be->ops->free(be, &p->vit_embeds);
     be->ops->free(be, &p->backbone);
@@ -35,6 +36,7 @@ static groot_status buffers_alloc(gr_model *m, int64_t tokens, int64_t views, in
     const int64_t pixels = (int64_t)cfg->vision.channels * cfg->vision.image_size * cfg->vision.image_size;
     const int64_t BH = batch * ac->horizon;
     GR_TRY(be->ops->alloc(be, &p->ids, 1, tokens, GR_I32));
+    GR_TRY(be->ops->alloc(be, &p->valid, 1, batch, GR_I32));
     GR_TRY(be->ops->alloc(be, &p->pixels, views, pixels, GR_F32));
     GR_TRY(be->ops->alloc(be, &p->vit_embeds, views * cfg->tokens_per_image, cfg->vision_out_dim, GR_F32));
     GR_TRY(be->ops->alloc(be, &p->backbone, tokens, cfg->text.hidden, GR_F32));
@@ -69,21 +71,22 @@ static groot_status grow_layout(gr_plan *p, gr_backend *be, int batch)
 }
 
 /* Stacks the samples in order; runs group neighbours of one embodiment. */
-static void lay_out(gr_batch *b, const groot_sample *samples, int batch)
+static void lay_out(gr_batch *b, const groot_sample *samples, int batch, int bucket)
 {
     b->count = batch;
-    b->tokens = b->views = b->max_len = 0;
+    b->tokens = b->views = b->max_rows = 0;
     b->runs = 0;
     for (int i = 0; i < batch; i++) {
         gr_batch_sample *s = &b->sample[i];
         s->len = samples[i].seq_len;
+        s->rows = (s->len + bucket - 1) / bucket * bucket;
         s->views = samples[i].num_views;
         s->cat = samples[i].embodiment_id;
         s->tok0 = b->tokens;
         s->view0 = b->views;
-        b->tokens += s->len;
+        b->tokens += s->rows;
         b->views += s->views;
-        b->max_len = s->len > b->max_len ? s->len : b->max_len;
+        b->max_rows = s->rows > b->max_rows ? s->rows : b->max_rows;
         if (b->runs > 0 && b->run[b->runs - 1].cat == s->cat)
             b->run[b->runs - 1].count++;
         else
@@ -98,14 +101,16 @@ groot_status gr_plan_reserve(gr_model *m, const groot_sample *samples, int batch
     gr_plan *p = &m->plan;
     gr_backend *be = m->be;
     GR_TRY(grow_layout(p, be, batch));
-    lay_out(&p->batch, samples, batch);
-    const gr_batch *b = &p->batch;
-    if (batch <= p->cap_batch && b->tokens <= p->cap_tokens && b->views <= p->cap_views && b->max_len <= p->cap_len)
+    lay_out(&p->batch, samples, batch, be->seq_bucket > 0 ? be->seq_bucket : 1);
+    gr_batch *b = &p->batch;
+    if (batch <= p->cap_batch && b->tokens <= p->cap_tokens && b->views <= p->cap_views && b->max_rows <= p->cap_len) {
+        b->valid = gr_view_cols(p->valid, 0, batch);
         return GROOT_OK;
+    }
 
     /* Every cap only grows, so alternating shapes settle on one set of buffers. */
     const int64_t tokens = max64(b->tokens, p->cap_tokens), views = max64(b->views, p->cap_views);
-    const int64_t len = max64(b->max_len, p->cap_len), cap_batch = max64(batch, p->cap_batch);
+    const int64_t len = max64(b->max_rows, p->cap_len), cap_batch = max64(batch, p->cap_batch);
     buffers_free(be, p);
     p->cap_batch = 0;
     p->generation++;
@@ -117,6 +122,7 @@ groot_status gr_plan_reserve(gr_model *m, const groot_sample *samples, int batch
         return st;
     }
     p->cap_batch = (int)cap_batch;
+    b->valid = gr_view_cols(p->valid, 0, batch);
     return GROOT_OK;
 }
 

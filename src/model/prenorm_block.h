@@ -27,7 +27,8 @@ groot_status gr_load_prenorm_block(struct gr_loader *ld, const gr_precision *p, 
 void gr_prenorm_block_free(gr_backend *be, gr_prenorm_block_weights *b);
 
 /* The rows attention runs over: `count` spans of `span` rows each when
- * batch is NULL (images), else batch's samples (tok0, len). */
+ * batch is NULL (images), else batch's samples (tok0, rows; keys past a
+ * sample's len are masked). */
 typedef struct gr_attention_spans {
     int count;
     int64_t span;

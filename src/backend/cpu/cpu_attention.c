@@ -20,12 +20,13 @@
 #define FULL_BLOCK_FLOATS (1 << 20)
 
 /* In-place softmax of m rows of scores (row stride ld); row i of the block
- * is query row0 + i and sees keys [0, nvalid(i)); the rest become 0. */
+ * is query row0 + i and sees keys [0, min(row0 + i + 1, nk)) under the
+ * causal mask, else [0, nk); the rest become 0. */
 static void softmax_rows(float *s, int64_t m, int64_t ld, int64_t nk, int causal, int64_t row0)
 {
     for (int64_t i = 0; i < m; i++) {
         float *sr = s + i * ld;
-        int64_t nv = causal ? row0 + i + 1 : nk;
+        int64_t nv = causal && row0 + i + 1 < nk ? row0 + i + 1 : nk;
         float mx = -INFINITY;
         for (int64_t j = 0; j < nv; j++)
             mx = sr[j] > mx ? sr[j] : mx;
@@ -45,7 +46,7 @@ static void softmax_rows(float *s, int64_t m, int64_t ld, int64_t nk, int causal
 
 groot_status gr_cpu_attention(gr_backend *be, const gr_tensor *q, const gr_tensor *k,
                               const gr_tensor *v, int heads, int kv_heads, int head_dim,
-                              int causal, float scale, gr_tensor *out)
+                              int causal, float scale, const gr_tensor *kv_valid, gr_tensor *out)
 {
     gr_cpu_backend *cb = gr_cpu(be);
     if (heads <= 0 || kv_heads <= 0 || head_dim <= 0 || heads % kv_heads)
@@ -57,10 +58,19 @@ groot_status gr_cpu_attention(gr_backend *be, const gr_tensor *q, const gr_tenso
     GR_TRY(gr_cpu_check(be, "attention", "k", k, GR_F32, -1, kc));
     GR_TRY(gr_cpu_check(be, "attention", "v", v, GR_F32, k->rows, kc));
     GR_TRY(gr_cpu_check(be, "attention", "out", out, GR_F32, q->rows, qc));
-    const int64_t lq = q->rows, lk = k->rows;
+    const int64_t lq = q->rows;
+    int64_t lk = k->rows;
     if (causal && lq != lk)
         return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "attention: causal mask needs Lq == Lk, got %lld and %lld",
                        (long long)lq, (long long)lk);
+    if (kv_valid) {
+        GR_TRY(gr_cpu_check(be, "attention", "kv_valid", kv_valid, GR_I32, 1, 1));
+        const int32_t n = *(const int32_t *)kv_valid->data;
+        if (n < 1 || n > lk)
+            return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "attention: kv_valid %d outside [1, %lld]", (int)n,
+                           (long long)lk);
+        lk = n;
+    }
     if (lq == 0)
         return GROOT_OK;
     if (lk == 0)
@@ -91,7 +101,7 @@ groot_status gr_cpu_attention(gr_backend *be, const gr_tensor *q, const gr_tenso
         for (int64_t r0 = 0; r0 < lq; r0 += blk) {
             const int64_t m = lq - r0 < blk ? lq - r0 : blk;
             /* Under the mask no row of this block sees past its last row. */
-            const int64_t nk = causal ? r0 + m : lk;
+            const int64_t nk = causal && r0 + m < lk ? r0 + m : lk;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)nk, head_dim, scale,
                         qd + r0 * q->ld + qo, (int)q->ld, kd + kvo, (int)k->ld, 0.0f, s, (int)nk);
             softmax_rows(s, m, nk, nk, causal, r0);

@@ -191,8 +191,8 @@ static groot_status cpu_sync(gr_backend *be)
 
 static groot_status cpu_run_recorded(gr_backend *be, uint64_t key, gr_recorded_fn fn, void *ctx)
 {
-    (void)be;
     (void)key;
+    be->replayed = 0;
     return fn(ctx);
 }
 
@@ -277,6 +277,7 @@ groot_status gr_backend_cpu_create(int num_threads, gr_backend **out, gr_error *
         return gr_fail(err, GROOT_ERR_NOMEM, "cpu backend");
     cb->base.ops = &cpu_ops;
     cb->base.num_threads = num_threads > 0 ? num_threads : 0;
+    cb->base.seq_bucket = 1; /* nothing is recorded: padding would only cost */
     /* The team size is fixed here and passed to every parallel region with a
      * num_threads clause, so two backends in one process never fight over
      * the global OpenMP setting. OpenBLAS keeps its own (global) pool. */

@@ -22,6 +22,17 @@ namespace {
 
 const float kLog2e = 1.4426950408889634f;
 
+/* The real keys: all lk, or the leading *lk_dev of them (a padded
+ * sequence's length, written before a recorded call is replayed), kept in
+ * [1, lk] so that a bad value cannot read past the rows. */
+__device__ __forceinline__ int valid_keys(int lk, const int *lk_dev)
+{
+    if (!lk_dev)
+        return lk;
+    const int n = *lk_dev;
+    return n < 1 ? 1 : n > lk ? lk : n;
+}
+
 /* ------------------------------------------------------------------ */
 /* fp32 CUDA-core kernel                                               */
 /* ------------------------------------------------------------------ */
@@ -41,9 +52,10 @@ size_t ref_smem_bytes(int d)
  * l, l+32, ... with the probabilities broadcast by shuffles. */
 template <int DCH>
 __global__ void __launch_bounds__(kRefWarps * 32)
-ref_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, int group, int d,
-              int causal, float scale_log2)
+ref_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, const int *lk_dev, int group,
+              int d, int causal, float scale_log2)
 {
+    lk = valid_keys(lk, lk_dev);
     extern __shared__ float sm[];
     float *Qs = sm;                          /* [BQ][d] */
     float *Ks = Qs + kRefBQ * d;             /* [BK][d+1]: +1 spreads lanes over banks */
@@ -168,6 +180,7 @@ struct tc_cfg {
 
 struct tc_args {
     grk_mat q, k, v, out;
+    const int *lk_dev; /* NULL, or the real keys (valid_keys) */
     int lq, lk, group, d, causal, vec, outvec;
     float scale_log2;
     int hpc, wr, wk, nbuf, rev;
@@ -329,7 +342,8 @@ tc_attention(const tc_args a)
     T *Ks = Qs + 16 * a.wr * S;      /* [nbuf][stk][S] */
     T *Vs = Ks + a.nbuf * stk * S;   /* [nbuf][stk][S] */
 
-    int kend = a.lk;
+    const int lk = valid_keys(a.lk, a.lk_dev);
+    int kend = lk;
     if (a.causal && q0 + rph < kend)
         kend = q0 + rph;
     const int nst = (kend + stk - 1) / stk;
@@ -409,7 +423,7 @@ tc_attention(const tc_args a)
              * qrow1 (s[][2..3]). The scale (> 0, checked by the host) goes
              * in after the row max and inside one fma with the shift. */
             const float sl2 = a.scale_log2;
-            const bool edge = k0 + kBK > a.lk || (a.causal && k0 + kBK - 1 > r0);
+            const bool edge = k0 + kBK > lk || (a.causal && k0 + kBK - 1 > r0);
             if (edge) {
 #pragma unroll
                 for (int nt = 0; nt < kBK / 8; nt++) {
@@ -417,7 +431,7 @@ tc_attention(const tc_args a)
                     for (int e = 0; e < 4; e++) {
                         int key = k0 + nt * 8 + t4 * 2 + (e & 1);
                         int qi = e < 2 ? qrow0 : qrow1;
-                        if (key >= a.lk || (a.causal && key > qi))
+                        if (key >= lk || (a.causal && key > qi))
                             s[nt][e] = -INFINITY;
                     }
                 }
@@ -713,8 +727,8 @@ tc_cfg choose_tc(int lq, int lk, int heads, int group, int d, int causal, int nu
 }
 
 template <int DCH>
-cudaError_t launch_ref(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, int heads,
-                       int group, int d, int causal, float sl2, cudaStream_t s)
+cudaError_t launch_ref(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, const int *lk_dev,
+                       int heads, int group, int d, int causal, float sl2, cudaStream_t s)
 {
     size_t smem = ref_smem_bytes(d);
     cudaError_t e = cudaFuncSetAttribute(ref_attention<DCH>,
@@ -722,7 +736,7 @@ cudaError_t launch_ref(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int
     if (e != cudaSuccess)
         return e;
     dim3 grid((unsigned)((lq + kRefBQ - 1) / kRefBQ), (unsigned)heads);
-    ref_attention<DCH><<<grid, kRefWarps * 32, smem, s>>>(q, k, v, out, lq, lk, group, d, causal, sl2);
+    ref_attention<DCH><<<grid, kRefWarps * 32, smem, s>>>(q, k, v, out, lq, lk, lk_dev, group, d, causal, sl2);
     return cudaGetLastError();
 }
 
@@ -732,10 +746,11 @@ bool aligned16(const grk_mat &m, int64_t col_step)
 }
 
 /* The tensor-core path's arguments, before the block shape is chosen. */
-tc_args tc_prepare(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, int group, int d,
-                   int causal, float sl2)
+tc_args tc_prepare(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, const int *lk_dev, int group,
+                   int d, int causal, float sl2)
 {
     tc_args a;
+    a.lk_dev = lk_dev;
     a.q = q;
     a.k = k;
     a.v = v;
@@ -756,7 +771,7 @@ tc_args tc_prepare(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk,
 } // namespace
 
 extern "C" cudaError_t grk_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk,
-                                     int heads, int kv_heads, int head_dim, int causal,
+                                     const int32_t *lk_dev, int heads, int kv_heads, int head_dim, int causal,
                                      float scale, int num_sms, cudaStream_t s)
 {
     if (lq <= 0 || heads <= 0)
@@ -769,16 +784,16 @@ extern "C" cudaError_t grk_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat ou
         num_sms = 132;
     const bool same = q.dt == k.dt && k.dt == v.dt;
     if (same && (q.dt == GRK_BF16 || q.dt == GRK_F16) && sl2 > 0.0f) {
-        tc_args a = tc_prepare(q, k, v, out, lq, lk, group, head_dim, causal, sl2);
+        tc_args a = tc_prepare(q, k, v, out, lq, lk, lk_dev, group, head_dim, causal, sl2);
         tc_cfg c = choose_tc(lq, lk, heads, group, head_dim, causal, num_sms);
         if (q.dt == GRK_BF16)
             return launch_tc<__nv_bfloat16>(a, heads, c, num_sms, s);
         return launch_tc<__half>(a, heads, c, num_sms, s);
     }
     switch ((head_dim + 31) / 32) {
-    case 1: return launch_ref<1>(q, k, v, out, lq, lk, heads, group, head_dim, causal, sl2, s);
-    case 2: return launch_ref<2>(q, k, v, out, lq, lk, heads, group, head_dim, causal, sl2, s);
-    case 3: return launch_ref<3>(q, k, v, out, lq, lk, heads, group, head_dim, causal, sl2, s);
-    default: return launch_ref<4>(q, k, v, out, lq, lk, heads, group, head_dim, causal, sl2, s);
+    case 1: return launch_ref<1>(q, k, v, out, lq, lk, lk_dev, heads, group, head_dim, causal, sl2, s);
+    case 2: return launch_ref<2>(q, k, v, out, lq, lk, lk_dev, heads, group, head_dim, causal, sl2, s);
+    case 3: return launch_ref<3>(q, k, v, out, lq, lk, lk_dev, heads, group, head_dim, causal, sl2, s);
+    default: return launch_ref<4>(q, k, v, out, lq, lk, lk_dev, heads, group, head_dim, causal, sl2, s);
     }
 }

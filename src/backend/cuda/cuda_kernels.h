@@ -38,10 +38,11 @@ cudaError_t grk_qk_norm_rope(grk_mat x, int64_t rows, int heads, int head_dim, c
                              cudaStream_t s);
 
 /* ---- attention.cu ---- */
-/* out = softmax(q k^T * scale [causal]) v per head. num_sms sizes the block
- * shape so that short sequences still spread over the multiprocessors. */
-cudaError_t grk_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, int heads,
-                          int kv_heads, int head_dim, int causal, float scale, int num_sms,
+/* out = softmax(q k^T * scale [causal]) v per head. lk_dev (NULL: all lk
+ * keys) points at the number of real keys on the device. num_sms sizes the
+ * block shape so that short sequences still spread over the multiprocessors. */
+cudaError_t grk_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, const int32_t *lk_dev,
+                          int heads, int kv_heads, int head_dim, int causal, float scale, int num_sms,
                           cudaStream_t s);
 
 /* ---- elementwise.cu ---- */

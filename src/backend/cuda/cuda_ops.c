@@ -97,7 +97,7 @@ groot_status gr_cuda_qk_norm_rope(gr_backend *be, gr_tensor *x, int heads, int h
 
 groot_status gr_cuda_attention(gr_backend *be, const gr_tensor *q, const gr_tensor *k,
                                const gr_tensor *v, int heads, int kv_heads, int head_dim,
-                               int causal, float scale, gr_tensor *out)
+                               int causal, float scale, const gr_tensor *kv_valid, gr_tensor *out)
 {
     const char *op = "attention";
     if (heads <= 0 || kv_heads <= 0 || heads % kv_heads || head_dim <= 0)
@@ -116,8 +116,13 @@ groot_status gr_cuda_attention(gr_backend *be, const gr_tensor *q, const gr_tens
         return gr_fail(&be->err, GROOT_ERR_UNSUPPORTED, "cuda %s: sequence too long", op);
     if (q->rows > 0 && k->rows == 0)
         return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "cuda %s: no keys", op);
+    const int32_t *valid = NULL;
+    if (kv_valid) { /* its value is on the device: the kernel checks the range */
+        GR_TRY(gr_cuda_check(be, op, "kv_valid", kv_valid, GR_I32, 1, 1));
+        valid = (const int32_t *)kv_valid->data;
+    }
     gr_cuda_backend *cb = gr_cuda(be);
-    return launched(be, grk_attention(mat(q), mat(k), mat(v), mat(out), (int)q->rows, (int)k->rows,
+    return launched(be, grk_attention(mat(q), mat(k), mat(v), mat(out), (int)q->rows, (int)k->rows, valid,
                                       heads, kv_heads, head_dim, causal, scale, cb->num_sms, cb->stream),
                     op, q);
 }

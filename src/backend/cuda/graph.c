@@ -71,6 +71,7 @@ groot_status gr_cuda_run_recorded(gr_backend *be, uint64_t key, gr_recorded_fn f
     if (cb->capturing || cb->recording) /* nested: part of the outer run or recording */
         return fn(ctx);
     gr_cuda_graph *g = graph_find(cb, key);
+    be->replayed = g && g->exec;
     if (!g)
         return run_eager(cb, key, fn, ctx);
     if (g->exec) {
