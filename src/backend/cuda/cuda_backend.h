@@ -32,7 +32,8 @@ typedef struct gr_cuda_gemm_plan {
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t la, lb, lc, ld;
     cublasLtMatmulAlgo_t algo;
-    int tuned;             /* algo was timed against the heuristic's other candidates */
+    int tuned;             /* tuning ran (or was not worth it) */
+    int timed;             /* algo won a timing against other candidates */
 } gr_cuda_gemm_plan;
 
 /* A 16-bit copy of a float32 bias, for cuBLASLt epilogues writing a 16-bit

@@ -457,6 +457,43 @@ static groot_status agrees(gr_cuda_backend *cb, const tune_ctx *t, const cublasL
  * kernel timed too) and, at level 2, its best configurations of every
  * other algorithm id, then split-K variants of the three fastest. Runs
  * write a scratch D (C is only read, so an aliased residual survives). */
+/* GROOT_GEMM_BORROW=1: a plan for the same GEMM at another M (a new prompt
+ * length bucket or batch size) whose pick was timed lends its algorithm,
+ * if cuBLASLt takes it for this M (within a factor 1.5), instead of a new
+ * search. On the 3B model that cut the first call of a new bucket from
+ * ~240 ms to ~12 ms but left later calls of that bucket 4-11% slower (the
+ * search picks other tiles at M 320 and 336 than at 304), so it is off
+ * unless a deployment prefers the first call's latency. */
+static int borrow_nearby(gr_cuda_backend *cb, gr_cuda_gemm_plan *p)
+{
+    const char *env = getenv("GROOT_GEMM_BORROW");
+    if (!env || strcmp(env, "1") != 0)
+        return 0;
+    const gr_cuda_gemm_key *k = &p->key;
+    for (int i = 0; i < GR_CUDA_GEMM_PLANS; i++) {
+        const gr_cuda_gemm_plan *q = &cb->plans[i];
+        if (q == p || !q->used || !q->ok || !q->timed)
+            continue;
+        gr_cuda_gemm_key same;
+        memcpy(&same, &q->key, sizeof same);
+        same.m = k->m;
+        if (memcmp(&same, k, sizeof same) != 0 || 2 * q->key.m > 3 * k->m || 2 * k->m > 3 * q->key.m)
+            continue;
+        cublasLtMatmulHeuristicResult_t r;
+        if (cublasLtMatmulAlgoCheck(cb->lt, p->desc, p->la, p->lb, p->lc, p->ld, &q->algo, &r) !=
+                CUBLAS_STATUS_SUCCESS ||
+            r.workspaceSize > cb->lt_ws_size)
+            continue;
+        p->algo = q->algo;
+        const char *log = getenv("GROOT_GEMM_LOG");
+        if (log && *log && *log != '0')
+            fprintf(stderr, "gemm tune M=%lld N=%lld K=%lld: the pick of M=%lld, not searched again\n",
+                    (long long)k->m, (long long)k->n, (long long)k->k, (long long)q->key.m);
+        return 1;
+    }
+    return 0;
+}
+
 static groot_status plan_tune(gr_cuda_backend *cb, gr_cuda_gemm_plan *p, const void *alpha, const void *a,
                               const void *b, const void *beta, const void *c)
 {
@@ -464,7 +501,7 @@ static groot_status plan_tune(gr_cuda_backend *cb, gr_cuda_gemm_plan *p, const v
     const gr_cuda_gemm_key *k = &p->key;
     p->tuned = 1; /* once, whatever happens below */
     const int level = tune_level(k);
-    if (!level)
+    if (!level || (level < 2 && borrow_nearby(cb, p)))
         return GROOT_OK;
     const size_t d_bytes = gr_dtype_size((gr_dtype)k->d_type) * (size_t)(k->ldd * (k->m - 1) + k->n);
     if (d_bytes > TUNE_MAX_D_BYTES)
@@ -587,6 +624,8 @@ static groot_status plan_tune(gr_cuda_backend *cb, gr_cuda_gemm_plan *p, const v
     }
     if (!st && best > 0)
         p->algo = t->cand[best].algo;
+    if (!st)
+        p->timed = 1;
 
     const char *log = getenv("GROOT_GEMM_LOG");
     if (!st && log && *log && *log != '0') {
