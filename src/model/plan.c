@@ -96,6 +96,10 @@ static void lay_out(gr_batch *b, const groot_sample *samples, int batch, int buc
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
+static int64_t round_up(int64_t n, int64_t step) { return (n + step - 1) / step * step; }
+
+#define TOKEN_STEP 256
+
 groot_status gr_plan_reserve(gr_model *m, const groot_sample *samples, int batch)
 {
     gr_plan *p = &m->plan;
@@ -108,9 +112,14 @@ groot_status gr_plan_reserve(gr_model *m, const groot_sample *samples, int batch
         return GROOT_OK;
     }
 
-    /* Every cap only grows, so alternating shapes settle on one set of buffers. */
-    const int64_t tokens = max64(b->tokens, p->cap_tokens), views = max64(b->views, p->cap_views);
-    const int64_t len = max64(b->max_rows, p->cap_len), cap_batch = max64(batch, p->cap_batch);
+    /* Every cap only grows, so alternating shapes settle on one set of
+     * buffers. New buffers are a new generation, which every recorded call
+     * must be recorded again for; where calls are recorded (seq_bucket > 1),
+     * token rows grow in steps of TOKEN_STEP so that prompts a few buckets
+     * longer do not set that off each time. */
+    const int64_t step = be->seq_bucket > 1 ? TOKEN_STEP : 1;
+    const int64_t tokens = max64(round_up(b->tokens, step), p->cap_tokens), views = max64(b->views, p->cap_views);
+    const int64_t len = max64(round_up(b->max_rows, step), p->cap_len), cap_batch = max64(batch, p->cap_batch);
     buffers_free(be, p);
     p->cap_batch = 0;
     p->generation++;
