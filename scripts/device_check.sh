@@ -68,6 +68,9 @@ figures "$OUT/batch.log"
 "$B/tests/check_device" bucket "$tiny" >"$OUT/bucket.log" 2>&1
 add "prompt length buckets (one graph, = cpu)" "$([ $? = 0 ] && echo PASS || echo FAIL)"
 figures "$OUT/bucket.log"
+[ -f /tmp/groot-tiny/config.json ] || "$G" synth --preset tiny --seed 1 --out /tmp/groot-tiny >/dev/null 2>&1
+"$B/tests/check_device" warmup /tmp/groot-tiny >"$OUT/warmup.log" 2>&1
+add "policy warm-up (first calls replay)" "$([ $? = 0 ] && echo PASS || echo FAIL)"
 
 step "2. compute-sanitizer"
 for tool in memcheck racecheck; do

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "groot.h"
 #include "io/safetensors.h"
@@ -329,6 +330,70 @@ static int check_bucket(const char *dir)
     return tu_finish("check_device bucket");
 }
 
+/* groot_policy_warmup on CUDA: afterwards a first call with an instruction
+ * of up to 65 words replays a recorded call; one of 120 words (a bucket the
+ * warm-up did not reach) does not. dir: a synthesized checkpoint with
+ * metadata (groot synth), fourier_gr1_arms_only / gr1. */
+static int check_warmup(const char *dir, const char *precision)
+{
+    groot_policy_options o;
+    groot_policy_options_init(&o);
+    o.model.device = "cuda";
+    o.model.precision = precision;
+    o.data_config = "fourier_gr1_arms_only";
+    o.embodiment_tag = "gr1";
+    o.assets_dir = GROOT_ASSETS_DIR;
+    groot_policy *p = NULL;
+    groot_status st = groot_policy_open(dir, &o, &p);
+    if (st != GROOT_OK) {
+        fprintf(stderr, "open policy %s on cuda: %s: %s\n", dir, groot_status_name(st), groot_errmsg(p));
+        groot_policy_close(p);
+        return st == GROOT_ERR_UNSUPPORTED ? 77 : 2;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK(groot_policy_warmup(p) == GROOT_OK, "warm-up: %s", groot_errmsg(p));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("figure warmup_%s_ms %.1f\n", precision,
+           (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+    groot_model *cpu = open_model(dir, "cpu", "fp32"); /* for its image size */
+    groot_model_dims d;
+    CHECK(cpu && groot_model_get_dims(cpu, &d) == GROOT_OK, "dims of %s", dir);
+    groot_model_close(cpu);
+    if (!cpu) {
+        groot_policy_close(p);
+        return 2;
+    }
+    const int S = d.image_size;
+    uint8_t *frame = malloc((size_t)S * S * 3);
+    for (size_t i = 0; i < (size_t)S * S * 3; i++)
+        frame[i] = (uint8_t)(i * 7 % 251);
+    double arm[7] = {0.1, -0.2, 0.3, -0.4, 0.5, -0.1, 0.2}, hand[6] = {0, 0.1, 0.2, 0.3, 0.4, 0.5};
+    groot_array arrays[5] = {{"video.ego_view", GROOT_U8, 4, {1, S, S, 3}, frame},
+                             {"state.left_arm", GROOT_F64, 2, {1, 7}, arm},
+                             {"state.right_arm", GROOT_F64, 2, {1, 7}, arm},
+                             {"state.left_hand", GROOT_F64, 2, {1, 6}, hand},
+                             {"state.right_hand", GROOT_F64, 2, {1, 6}, hand}};
+    const int words[] = {3, 12, 25, 40, 60, 65, 120};
+    char text[1024];
+    for (size_t w = 0; w < sizeof words / sizeof *words; w++) {
+        size_t len = 0;
+        for (int i = 0; i < words[w]; i++) /* other words than the warm-up's */
+            len += (size_t)snprintf(text + len, sizeof text - len, i ? " pick" : "pick");
+        const char *instr[1] = {text};
+        groot_observation obs = {.arrays = arrays, .num_arrays = 5, .instructions = instr};
+        CHECK(groot_policy_get_action(p, &obs, NULL, NULL) == GROOT_OK, "%d words: %s", words[w], groot_errmsg(p));
+        groot_timings t;
+        groot_policy_timings(p, &t);
+        const int expect = words[w] <= 65;
+        printf("warm-up: first call with %d words: %.2f ms, replayed %d\n", words[w], t.total_ms, t.replayed);
+        CHECK(t.replayed == expect, "%d words: replayed %d, expected %d", words[w], t.replayed, expect);
+    }
+    free(frame);
+    groot_policy_close(p);
+    return tu_finish("check_device warmup");
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 4 && !strcmp(argv[1], "golden"))
@@ -339,7 +404,10 @@ int main(int argc, char **argv)
         return check_batch(argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "bucket"))
         return check_bucket(argv[2]);
+    if (argc >= 3 && !strcmp(argv[1], "warmup"))
+        return check_warmup(argv[2], argc >= 4 ? argv[3] : "fp32");
     fprintf(stderr,
-            "usage: check_device golden PRECISION TOL | parity MODEL_DIR P1,P2,... | batch MODEL_DIR | bucket MODEL_DIR\n");
+            "usage: check_device golden PRECISION TOL | parity MODEL_DIR P1,P2,... | batch MODEL_DIR | bucket MODEL_DIR |\n"
+            "       warmup SYNTH_MODEL_DIR [PRECISION]\n");
     return 2;
 }

@@ -150,8 +150,9 @@ int cmd_serve(int argc, char **argv)
         groot_policy_close(policy);
         return 1;
     }
-    /* One call on a synthetic observation plans every buffer (and records the
-     * CUDA graph) before the first robot asks; the noise stream is untouched. */
+    /* Calls on a synthetic observation plan every buffer and, on CUDA, tune
+     * and record the calls of instructions up to ~64 tokens before the first
+     * robot asks (groot_policy_warmup); the noise stream is untouched. */
     if ((st = groot_policy_warmup(policy)) != GROOT_OK) {
         fprintf(stderr, "groot serve: warm-up failed: %s (%s)\n", groot_errmsg(policy), groot_status_name(st));
         groot_policy_close(policy);

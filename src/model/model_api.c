@@ -88,6 +88,7 @@ groot_status groot_model_get_dims(groot_model *model, groot_model_dims *dims)
     dims->state_feature_dim = cfg->action.embed;
     dims->denoising_steps = model->m->steps;
     dims->num_embodiments = cfg->action.num_embodiments;
+    dims->seq_bucket = model->m->be->seq_bucket;
     return GROOT_OK;
 }
 

@@ -615,6 +615,9 @@ groot_status groot_policy_get_action(groot_policy *p, const groot_observation *o
     return GROOT_OK;
 }
 
+/* Buckets of prompt lengths the warm-up records on a recording backend. */
+#define WARMUP_BUCKETS 5
+
 groot_status groot_policy_warmup(groot_policy *p)
 {
     if (!p || !p->model || !p->plan)
@@ -627,6 +630,7 @@ groot_status groot_policy_warmup(groot_policy *p)
     for (int k = 0; k < ns; k++)
         total_state += gr_plan_raw_dim(p->plan, GR_SIDE_STATE, k);
     double *state = calloc((size_t)total_state + 1, sizeof *state);
+    char *text = NULL;
     groot_status st = GROOT_OK;
     if (!arrays || !frame || !state) {
         st = gr_fail(&p->base.err, GROOT_ERR_NOMEM, "out of memory for the warm-up");
@@ -646,12 +650,29 @@ groot_status groot_policy_warmup(groot_policy *p)
         arrays[nv + k] = (groot_array){key, GROOT_F64, 2, {1, d}, row};
         row += d;
     }
-    const char *instr[1] = {"warm up"};
-    groot_observation obs = {.arrays = arrays, .num_arrays = nv + ns, .instructions = instr};
+    /* One word is one token here ("up", then " up"), so n = 1, 1 + bucket,
+     * ... words put the prompts in consecutive buckets; each runs twice,
+     * since a shape's first call tunes and its second records. */
+    const int bucket = p->dims.seq_bucket, rounds = bucket > 1 ? WARMUP_BUCKETS : 1;
+    const int max_words = 1 + (rounds - 1) * bucket;
+    text = malloc((size_t)max_words * 3 + 1);
+    if (!text) {
+        st = gr_fail(&p->base.err, GROOT_ERR_NOMEM, "out of memory for the warm-up");
+        goto done;
+    }
     gr_noise_rng saved = p->rng;
-    st = groot_policy_get_action(p, &obs, NULL, NULL);
+    for (int r = 0; r < rounds && st == GROOT_OK; r++) {
+        size_t len = 0;
+        for (int w = 0; w < 1 + r * bucket; w++)
+            len += (size_t)sprintf(text + len, w ? " up" : "up");
+        const char *instr[1] = {text};
+        groot_observation obs = {.arrays = arrays, .num_arrays = nv + ns, .instructions = instr};
+        for (int call = 0; call < (bucket > 1 ? 2 : 1) && st == GROOT_OK; call++)
+            st = groot_policy_get_action(p, &obs, NULL, NULL);
+    }
     p->rng = saved;
 done:
+    free(text);
     free(arrays);
     free(frame);
     free(state);
