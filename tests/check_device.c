@@ -407,7 +407,7 @@ int main(int argc, char **argv)
     if (argc >= 3 && !strcmp(argv[1], "warmup"))
         return check_warmup(argv[2], argc >= 4 ? argv[3] : "fp32");
     fprintf(stderr,
-            "usage: check_device golden PRECISION TOL | parity MODEL_DIR P1,P2,... | batch MODEL_DIR | bucket MODEL_DIR |\n"
-            "       warmup SYNTH_MODEL_DIR [PRECISION]\n");
+            "usage: check_device golden PRECISION TOL | parity MODEL_DIR P1,P2,... | batch MODEL_DIR |\n"
+            "       bucket MODEL_DIR | warmup SYNTH_MODEL_DIR [PRECISION]\n");
     return 2;
 }

@@ -305,7 +305,8 @@ static groot_status upload_inputs(gr_model *m, const groot_sample *samples)
     const int64_t H = m->cfg.action.horizon;
     for (int i = 0; i < p->batch.count; i++) {
         const gr_batch_sample *s = &p->batch.sample[i];
-        gr_tensor ids = gr_view_cols(p->ids, s->tok0, s->len), pad = gr_view_cols(p->ids, s->tok0 + s->len, s->rows - s->len);
+        gr_tensor ids = gr_view_cols(p->ids, s->tok0, s->len);
+        gr_tensor pad = gr_view_cols(p->ids, s->tok0 + s->len, s->rows - s->len);
         gr_tensor valid = gr_view_cols(p->valid, i, 1);
         gr_tensor pixels = gr_view_rows(p->pixels, s->view0, s->views);
         gr_tensor state = gr_view_rows(p->state, i, 1), actions = gr_view_rows(p->actions, i * H, H);
