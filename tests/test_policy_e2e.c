@@ -213,6 +213,52 @@ static double run_case(const char *ckpt, const char *cfg, const char *tag, const
     return err;
 }
 
+/* groot_policy_warmup with prompts padded to buckets of 16 (its five-bucket
+ * round, as on a GPU, here on the CPU): it succeeds, and leaves the noise
+ * stream and the results exactly as they were without it. */
+static void warmup_keeps_results(const char *ckpt, const char *cfg, const gr_st_file *gf, const char *instruction)
+{
+    setenv("GROOT_SEQ_BUCKET", "16", 1);
+    groot_policy *warm = NULL, *cold = NULL;
+    CHECK(open_policy(ckpt, cfg, "gr1", &warm) == GROOT_OK && open_policy(ckpt, cfg, "gr1", &cold) == GROOT_OK,
+          "open: %s %s", groot_errmsg(warm), groot_errmsg(cold));
+    unsetenv("GROOT_SEQ_BUCKET");
+    if (!warm || !cold) {
+        groot_policy_close(warm);
+        groot_policy_close(cold);
+        return;
+    }
+    CHECK(groot_policy_warmup(warm) == GROOT_OK, "warm-up: %s", groot_errmsg(warm));
+    e2e_inputs in;
+    build_inputs(gf, "a", 0, 1, &in);
+    const char *instr[1] = {instruction};
+    groot_observation obs = {.arrays = in.arrays, .num_arrays = in.num_arrays, .instructions = instr};
+    for (int call = 0; call < 2; call++) { /* the seeded noise, twice: the stream moves on alike */
+        const groot_array *a = NULL, *b = NULL;
+        int na = 0, nb = 0;
+        CHECK(groot_policy_get_action(warm, &obs, &a, &na) == GROOT_OK, "warm call: %s", groot_errmsg(warm));
+        float first[HORIZON * ACTION_DIM];
+        if (na == 1)
+            memcpy(first, a[0].data, sizeof first);
+        CHECK(groot_policy_get_action(cold, &obs, &b, &nb) == GROOT_OK, "cold call: %s", groot_errmsg(cold));
+        CHECK(na == 1 && nb == 1 && memcmp(first, b[0].data, sizeof first) == 0,
+              "call %d: actions after the warm-up differ from those without it", call);
+        groot_timings t;
+        groot_policy_timings(warm, &t);
+        CHECK(t.replayed == 0, "a CPU call reports a replay");
+    }
+    obs.init_noise = in.noise;
+    const groot_array *a = NULL;
+    int na = 0;
+    CHECK(groot_policy_get_action(warm, &obs, &a, &na) == GROOT_OK && na == 1, "golden noise: %s", groot_errmsg(warm));
+    if (na == 1) {
+        double e = tu_rel_err(a[0].data, in.expect, HORIZON * ACTION_DIM);
+        CHECK(e <= 1e-4, "after the warm-up, a.0 vs golden %.3e", e);
+    }
+    groot_policy_close(warm);
+    groot_policy_close(cold);
+}
+
 /* Runs obs and expects failure whose message contains `needle`. */
 static void expect_error(groot_policy *p, const groot_observation *obs, const char *needle, const char *what)
 {
@@ -332,6 +378,7 @@ int main(void)
     CHECK(eb1 <= 1e-4, "b.1 %.3e", eb1);
 
     bad_inputs(dir, cfg1, gf, text_a);
+    warmup_keeps_results(dir, cfg1, gf, text_a);
 
     /* Metadata lacking a statistic the config needs. */
     char path[4096];
