@@ -31,7 +31,7 @@ if(GROOT_FUZZ)
   add_library(groot_fuzz_server STATIC
     ${GROOT_FUZZ_SERVER_DIR}/npy.c ${GROOT_FUZZ_SERVER_DIR}/json_numpy.c
     ${GROOT_FUZZ_SERVER_DIR}/msgpack_codec.c ${GROOT_FUZZ_SERVER_DIR}/protocol.c
-    ${GROOT_FUZZ_SERVER_DIR}/http_server.c)
+    ${GROOT_FUZZ_SERVER_DIR}/http_server.c ${GROOT_FUZZ_SERVER_DIR}/server_error.c)
   target_include_directories(groot_fuzz_server PUBLIC ${CMAKE_SOURCE_DIR}/tools ${MSGPACK_INCLUDE_DIR}
     ${CJSON_INCLUDE_DIR})
   target_compile_options(groot_fuzz_server PRIVATE ${GROOT_FUZZ_FLAGS} -fsanitize=fuzzer-no-link)

@@ -8,10 +8,12 @@ function(groot_server_c_test name)
   target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tools ${MSGPACK_INCLUDE_DIR} ${CJSON_INCLUDE_DIR})
 endfunction()
 
-groot_server_c_test(test_npy_codec test_npy_codec.c ${GROOT_SERVER_DIR}/npy.c ${GROOT_SERVER_DIR}/json_numpy.c)
+groot_server_c_test(test_npy_codec test_npy_codec.c ${GROOT_SERVER_DIR}/npy.c ${GROOT_SERVER_DIR}/json_numpy.c
+  ${GROOT_SERVER_DIR}/server_error.c)
 groot_server_c_test(test_msgpack_codec test_msgpack_codec.c
   ${GROOT_SERVER_DIR}/msgpack_codec.c ${GROOT_SERVER_DIR}/npy.c ${GROOT_SERVER_DIR}/json_numpy.c
-  ${GROOT_SERVER_DIR}/protocol.c ${GROOT_SERVER_DIR}/http_server.c ${GROOT_SERVER_DIR}/zmq_server.c)
+  ${GROOT_SERVER_DIR}/protocol.c ${GROOT_SERVER_DIR}/http_server.c ${GROOT_SERVER_DIR}/zmq_server.c
+  ${GROOT_SERVER_DIR}/server_error.c)
 
 # End to end against a synthesized tiny checkpoint. Exit 77 (skip) only when
 # pyzmq, msgpack or numpy cannot be imported.

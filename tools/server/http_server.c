@@ -15,6 +15,7 @@
 
 #include "server/json_numpy.h"
 #include "server/protocol.h"
+#include "server/server_error.h"
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -26,17 +27,6 @@ typedef struct conn_state {
     size_t len, cap;
     int too_big;
 } conn_state;
-
-static int fail(char *err, size_t errsz, const char *fmt, ...)
-{
-    if (err && errsz) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* {"detail": msg}; falls back to a fixed string when even that fails. */
 static char *detail_json(const char *msg)
@@ -60,10 +50,10 @@ static int decode_language(const cJSON *v, const char *key, obs_builder *b, char
 {
     int is_list = cJSON_IsArray(v);
     int n = is_list ? cJSON_GetArraySize(v) : 1;
-    if (!is_list && !cJSON_IsString(v)) return fail(err, errsz, "'%s' must be a string or a list of strings", key);
-    if (n == 0) return fail(err, errsz, "'%s' is an empty list", key);
+    if (!is_list && !cJSON_IsString(v)) return srv_fail(err, errsz, "'%s' must be a string or a list of strings", key);
+    if (n == 0) return srv_fail(err, errsz, "'%s' is an empty list", key);
     char **strs = calloc((size_t)n, sizeof *strs);
-    if (!strs) return fail(err, errsz, "out of memory");
+    if (!strs) return srv_fail(err, errsz, "out of memory");
     int i = 0;
     const cJSON *e = is_list ? v->child : v;
     for (; i < n && e; i++, e = is_list ? e->next : NULL) {
@@ -72,7 +62,7 @@ static int decode_language(const cJSON *v, const char *key, obs_builder *b, char
         if (!cJSON_IsString(s) || !(strs[i] = strdup(s->valuestring))) {
             for (int k = 0; k < i; k++) free(strs[k]);
             free(strs);
-            return fail(err, errsz, "'%s' must be a string or a list of strings (item %d is not)", key, i);
+            return srv_fail(err, errsz, "'%s' must be a string or a list of strings (item %d is not)", key, i);
         }
     }
     return obs_set_language(b, key, strs, n, is_list, err, errsz);
@@ -84,16 +74,16 @@ static int decode_observation(proto_server *s, const cJSON *obs, obs_builder *b,
     cJSON_ArrayForEach(v, obs)
     {
         const char *key = v->string;
-        if (!key) return fail(err, errsz, "malformed observation");
+        if (!key) return srv_fail(err, errsz, "malformed observation");
         if (strncmp(key, "video.", 6) == 0 || strncmp(key, "state.", 6) == 0) {
             if (!json_numpy_is_array(v))
-                return fail(err, errsz,
+                return srv_fail(err, errsz,
                             "'%s' must be a json_numpy array ({\"__numpy__\": base64, \"dtype\": ..., \"shape\": [...]})",
                             key);
             groot_array a;
             char e2[256];
             if (json_numpy_decode(v, s->max_message_bytes, &a, e2, sizeof e2) != 0)
-                return fail(err, errsz, "'%s': %s", key, e2);
+                return srv_fail(err, errsz, "'%s': %s", key, e2);
             if (obs_add_array(b, key, &a, err, errsz) != 0) return -1;
         } else if (proto_is_language_key(s, key)) {
             if (decode_language(v, key, b, err, errsz) != 0) return -1;
@@ -116,7 +106,7 @@ static char *actions_json(const action_set *acts, char *err, size_t errsz)
     }
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    if (!s) fail(err, errsz, "out of memory");
+    if (!s) srv_fail(err, errsz, "out of memory");
     return s;
 }
 
@@ -285,13 +275,13 @@ int http_start(proto_server *s, const char *host, int port, http_server **out, c
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)port);
-    if (port < 1 || port > 65535) return fail(err, errsz, "HTTP port %d is out of range", port);
+    if (port < 1 || port > 65535) return srv_fail(err, errsz, "HTTP port %d is out of range", port);
     if (strcmp(host, "*") == 0 || strcmp(host, "0.0.0.0") == 0) addr.sin_addr.s_addr = htonl(INADDR_ANY);
     else if (strcmp(host, "localhost") == 0) addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     else if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
-        return fail(err, errsz, "HTTP host '%s' is not an IPv4 address", host);
+        return srv_fail(err, errsz, "HTTP host '%s' is not an IPv4 address", host);
     http_server *h = calloc(1, sizeof *h);
-    if (!h) return fail(err, errsz, "out of memory");
+    if (!h) return srv_fail(err, errsz, "out of memory");
     h->proto = s;
     h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL,
                                  on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
@@ -299,7 +289,7 @@ int http_start(proto_server *s, const char *host, int port, http_server **out, c
                                  (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_END);
     if (!h->daemon) {
         free(h);
-        return fail(err, errsz, "cannot start the HTTP server on %s:%d (port in use?)", host, port);
+        return srv_fail(err, errsz, "cannot start the HTTP server on %s:%d (port in use?)", host, port);
     }
     fprintf(stderr, "groot serve: listening on http://%s:%d (POST /act, GET /health)\n", host, port);
     *out = h;

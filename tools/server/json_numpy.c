@@ -2,23 +2,12 @@
 #include "server/json_numpy.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/npy.h"
-
-static int fail(char *err, size_t errsz, const char *fmt, ...)
-{
-    if (err && errsz) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
+#include "server/server_error.h"
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -103,13 +92,13 @@ int json_numpy_decode(const cJSON *item, size_t max_bytes, groot_array *out, cha
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(item, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(item, "shape");
     if (!cJSON_IsString(data) || !cJSON_IsString(dtype) || !cJSON_IsArray(shape))
-        return fail(err, errsz, "a json_numpy array needs \"__numpy__\" (string), \"dtype\" (string) and \"shape\" (list)");
+        return srv_fail(err, errsz, "a json_numpy array needs \"__numpy__\" (string), \"dtype\" (string) and \"shape\" (list)");
     groot_dtype dt;
     if (npy_dtype_from_descr(dtype->valuestring, &dt) != 0)
-        return fail(err, errsz, "unsupported dtype '%s' (accepted: |u1 |i1 <i2 <i4 <i8 <f2 <f4 <f8 |b1)",
+        return srv_fail(err, errsz, "unsupported dtype '%s' (accepted: |u1 |i1 <i2 <i4 <i8 <f2 <f4 <f8 |b1)",
                     dtype->valuestring);
     int ndim = cJSON_GetArraySize(shape);
-    if (ndim > GROOT_MAX_DIMS) return fail(err, errsz, "more than %d dimensions", GROOT_MAX_DIMS);
+    if (ndim > GROOT_MAX_DIMS) return srv_fail(err, errsz, "more than %d dimensions", GROOT_MAX_DIMS);
     int64_t dims[GROOT_MAX_DIMS] = {0};
     int i = 0;
     const cJSON *d;
@@ -117,20 +106,20 @@ int json_numpy_decode(const cJSON *item, size_t max_bytes, groot_array *out, cha
     {
         double v = cJSON_IsNumber(d) ? d->valuedouble : -1;
         if (!(v >= 0 && v <= 9007199254740992.0) || floor(v) != v)
-            return fail(err, errsz, "\"shape\" holds something other than non-negative integers");
+            return srv_fail(err, errsz, "\"shape\" holds something other than non-negative integers");
         dims[i++] = (int64_t)v;
     }
     size_t nbytes;
-    if (npy_nbytes(dt, ndim, dims, &nbytes) != 0) return fail(err, errsz, "the shape's size overflows");
+    if (npy_nbytes(dt, ndim, dims, &nbytes) != 0) return srv_fail(err, errsz, "the shape's size overflows");
     if (nbytes > max_bytes)
-        return fail(err, errsz, "the array claims %zu bytes, over the %zu-byte limit", nbytes, max_bytes);
+        return srv_fail(err, errsz, "the array claims %zu bytes, over the %zu-byte limit", nbytes, max_bytes);
     uint8_t *bytes;
     size_t got;
     if (b64_decode(data->valuestring, strlen(data->valuestring), nbytes, &bytes, &got) != 0)
-        return fail(err, errsz, "\"__numpy__\" is not base64 of at most %zu bytes", nbytes);
+        return srv_fail(err, errsz, "\"__numpy__\" is not base64 of at most %zu bytes", nbytes);
     if (got != nbytes) {
         free(bytes);
-        return fail(err, errsz, "the shape and dtype claim %zu bytes but \"__numpy__\" holds %zu", nbytes, got);
+        return srv_fail(err, errsz, "the shape and dtype claim %zu bytes but \"__numpy__\" holds %zu", nbytes, got);
     }
     out->dtype = dt;
     out->ndim = ndim;
@@ -144,7 +133,7 @@ cJSON *json_numpy_encode(const groot_array *a, char *err, size_t errsz)
     const char *descr = npy_descr(a->dtype);
     size_t nbytes;
     if (!descr || npy_nbytes(a->dtype, a->ndim, a->shape, &nbytes) != 0) {
-        fail(err, errsz, "array '%s' has no json_numpy form", a->name ? a->name : "?");
+        srv_fail(err, errsz, "array '%s' has no json_numpy form", a->name ? a->name : "?");
         return NULL;
     }
     char *b64 = b64_encode(a->data, nbytes);
@@ -164,6 +153,6 @@ oom:
     free(b64);
     cJSON_Delete(shape);
     cJSON_Delete(o);
-    fail(err, errsz, "out of memory encoding '%s'", a->name ? a->name : "?");
+    srv_fail(err, errsz, "out of memory encoding '%s'", a->name ? a->name : "?");
     return NULL;
 }

@@ -1,21 +1,10 @@
 /* Bounded msgpack decoding into mp_node trees, and reply packing helpers. */
 #include "server/msgpack_codec.h"
+#include "server/server_error.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errsz, const char *fmt, ...)
-{
-    if (err && errsz) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 void mp_limits_default(mp_limits *lim, size_t max_bytes)
 {
@@ -48,7 +37,7 @@ static int check_message(const uint8_t *b, size_t len, const mp_limits *lim, siz
             continue;
         }
         remaining[depth]--;
-        if (pos >= len) return fail(err, errsz, "msgpack: message truncated at byte %zu", pos);
+        if (pos >= len) return srv_fail(err, errsz, "msgpack: message truncated at byte %zu", pos);
         uint8_t t = b[pos++];
         uint64_t payload = 0, items = 0;
         int hdr = 0, is_map = 0, container = 0;
@@ -75,11 +64,11 @@ static int check_message(const uint8_t *b, size_t len, const mp_limits *lim, siz
             case 0xdd: hdr = 4, container = 1; break;
             case 0xde: hdr = 2, container = 1, is_map = 1; break;
             case 0xdf: hdr = 4, container = 1, is_map = 1; break;
-            case 0xc1: return fail(err, errsz, "msgpack: invalid type byte 0xc1 at byte %zu", pos - 1);
-            default: return fail(err, errsz, "msgpack: ext types are not accepted (byte %zu)", pos - 1);
+            case 0xc1: return srv_fail(err, errsz, "msgpack: invalid type byte 0xc1 at byte %zu", pos - 1);
+            default: return srv_fail(err, errsz, "msgpack: ext types are not accepted (byte %zu)", pos - 1);
             }
             if (hdr) {
-                if ((size_t)hdr > len - pos) return fail(err, errsz, "msgpack: message truncated at byte %zu", pos);
+                if ((size_t)hdr > len - pos) return srv_fail(err, errsz, "msgpack: message truncated at byte %zu", pos);
                 uint64_t v = be(b + pos, hdr);
                 pos += (size_t)hdr;
                 if (container) items = v;
@@ -87,23 +76,23 @@ static int check_message(const uint8_t *b, size_t len, const mp_limits *lim, siz
             }
         }
         if (payload > len - pos)
-            return fail(err, errsz, "msgpack: a value claims %llu bytes but %zu remain (truncated)",
+            return srv_fail(err, errsz, "msgpack: a value claims %llu bytes but %zu remain (truncated)",
                         (unsigned long long)payload, len - pos);
         pos += (size_t)payload;
         if (container && items) {
             uint64_t slots = is_map ? items * 2 : items;
             if (slots > len - pos)
-                return fail(err, errsz, "msgpack: a container claims %llu items but only %zu bytes remain",
+                return srv_fail(err, errsz, "msgpack: a container claims %llu items but only %zu bytes remain",
                             (unsigned long long)items, len - pos);
             if (depth + 1 > max_depth)
-                return fail(err, errsz, "msgpack: nesting deeper than %d levels", max_depth);
+                return srv_fail(err, errsz, "msgpack: nesting deeper than %d levels", max_depth);
             nodes += (size_t)slots;
             if (nodes > lim->max_nodes)
-                return fail(err, errsz, "msgpack: more than %zu values in one message", lim->max_nodes);
+                return srv_fail(err, errsz, "msgpack: more than %zu values in one message", lim->max_nodes);
             remaining[++depth] = slots;
         }
     }
-    if (pos != len) return fail(err, errsz, "msgpack: %zu trailing bytes after the message", len - pos);
+    if (pos != len) return srv_fail(err, errsz, "msgpack: %zu trailing bytes after the message", len - pos);
     *num_nodes = nodes;
     return 0;
 }
@@ -163,9 +152,9 @@ static int convert(const msgpack_object *o, mp_node *out, pool_t *pool)
 int mp_parse(const void *buf, size_t len, const mp_limits *lim, mp_doc *doc, char *err, size_t errsz)
 {
     memset(doc, 0, sizeof *doc);
-    if (!buf || len == 0) return fail(err, errsz, "msgpack: empty message");
+    if (!buf || len == 0) return srv_fail(err, errsz, "msgpack: empty message");
     if (len > lim->max_bytes)
-        return fail(err, errsz, "message of %zu bytes is over the %zu-byte limit", len, lim->max_bytes);
+        return srv_fail(err, errsz, "message of %zu bytes is over the %zu-byte limit", len, lim->max_bytes);
     size_t nodes = 0;
     if (check_message(buf, len, lim, &nodes, err, errsz) != 0) return -1;
 
@@ -175,19 +164,19 @@ int mp_parse(const void *buf, size_t len, const mp_limits *lim, mp_doc *doc, cha
     msgpack_unpack_return r = msgpack_unpack_next(&doc->unpacked, buf, len, &off);
     if (r != MSGPACK_UNPACK_SUCCESS || off != len) {
         mp_doc_free(doc);
-        return fail(err, errsz, "msgpack: the message does not decode (%s)",
+        return srv_fail(err, errsz, "msgpack: the message does not decode (%s)",
                     r == MSGPACK_UNPACK_NOMEM_ERROR ? "out of memory" : "malformed");
     }
     doc->pool = malloc(nodes * sizeof *doc->pool);
     if (!doc->pool) {
         mp_doc_free(doc);
-        return fail(err, errsz, "msgpack: out of memory for %zu values", nodes);
+        return srv_fail(err, errsz, "msgpack: out of memory for %zu values", nodes);
     }
     pool_t pool = {doc->pool, 0, nodes};
     doc->root = take(&pool, 1);
     if (convert(&doc->unpacked.data, doc->root, &pool) != 0) {
         mp_doc_free(doc);
-        return fail(err, errsz, "msgpack: decoder and checker disagree on the message's structure");
+        return srv_fail(err, errsz, "msgpack: decoder and checker disagree on the message's structure");
     }
     return 0;
 }

@@ -5,22 +5,11 @@
  * spaces and a newline, then the raw C-order data.
  */
 #include "server/npy.h"
+#include "server/server_error.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errsz, const char *fmt, ...)
-{
-    if (err && errsz) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static const struct {
     const char *descr;
@@ -128,26 +117,26 @@ static int parse_word(cursor *c, const char *w)
 
 static int parse_shape(cursor *c, int *ndim, int64_t *shape, char *err, size_t errsz)
 {
-    if (!eat(c, '(')) return fail(err, errsz, "npy header: 'shape' is not a tuple");
+    if (!eat(c, '(')) return srv_fail(err, errsz, "npy header: 'shape' is not a tuple");
     *ndim = 0;
     for (;;) {
         if (eat(c, ')')) return 0;
         skip_ws(c);
         if (c->p >= c->end || *c->p < '0' || *c->p > '9')
-            return fail(err, errsz, "npy header: 'shape' holds something other than non-negative integers");
+            return srv_fail(err, errsz, "npy header: 'shape' holds something other than non-negative integers");
         int64_t v = 0;
         while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
             int d = *c->p++ - '0';
-            if (v > (INT64_MAX - d) / 10) return fail(err, errsz, "npy header: a dimension overflows 64 bits");
+            if (v > (INT64_MAX - d) / 10) return srv_fail(err, errsz, "npy header: a dimension overflows 64 bits");
             v = v * 10 + d;
         }
         if (*ndim >= GROOT_MAX_DIMS)
-            return fail(err, errsz, "npy header: more than %d dimensions", GROOT_MAX_DIMS);
+            return srv_fail(err, errsz, "npy header: more than %d dimensions", GROOT_MAX_DIMS);
         shape[(*ndim)++] = v;
         /* Python needs the comma in a 1-tuple and allows one after the last item. */
         if (eat(c, ',')) continue;
-        if (eat(c, ')')) return *ndim == 1 ? fail(err, errsz, "npy header: 'shape' (n) is not a tuple") : 0;
-        return fail(err, errsz, "npy header: malformed 'shape' tuple");
+        if (eat(c, ')')) return *ndim == 1 ? srv_fail(err, errsz, "npy header: 'shape' (n) is not a tuple") : 0;
+        return srv_fail(err, errsz, "npy header: malformed 'shape' tuple");
     }
 }
 
@@ -156,38 +145,38 @@ static int parse_header(const char *h, size_t hlen, groot_dtype *dt, int *ndim, 
 {
     cursor c = {h, h + hlen};
     int have_descr = 0, have_order = 0, have_shape = 0;
-    if (!eat(&c, '{')) return fail(err, errsz, "npy header is not a dict literal");
+    if (!eat(&c, '{')) return srv_fail(err, errsz, "npy header is not a dict literal");
     for (;;) {
         if (eat(&c, '}')) break;
         char key[32], descr[32];
-        if (parse_str(&c, key, sizeof key) != 0) return fail(err, errsz, "npy header: malformed key");
-        if (!eat(&c, ':')) return fail(err, errsz, "npy header: missing ':' after '%s'", key);
+        if (parse_str(&c, key, sizeof key) != 0) return srv_fail(err, errsz, "npy header: malformed key");
+        if (!eat(&c, ':')) return srv_fail(err, errsz, "npy header: missing ':' after '%s'", key);
         if (strcmp(key, "descr") == 0 && !have_descr) {
             if (parse_str(&c, descr, sizeof descr) != 0)
-                return fail(err, errsz, "npy header: 'descr' is not a simple type string "
+                return srv_fail(err, errsz, "npy header: 'descr' is not a simple type string "
                                         "(structured or object arrays are not accepted)");
             if (npy_dtype_from_descr(descr, dt) != 0)
-                return fail(err, errsz,
+                return srv_fail(err, errsz,
                             "npy: unsupported dtype '%s' (accepted: |u1 |i1 <i2 <i4 <i8 <f2 <f4 <f8 |b1)", descr);
             have_descr = 1;
         } else if (strcmp(key, "fortran_order") == 0 && !have_order) {
             if (parse_word(&c, "True"))
-                return fail(err, errsz, "npy: fortran_order True is not accepted (send a C-order array)");
-            if (!parse_word(&c, "False")) return fail(err, errsz, "npy header: 'fortran_order' is not a bool");
+                return srv_fail(err, errsz, "npy: fortran_order True is not accepted (send a C-order array)");
+            if (!parse_word(&c, "False")) return srv_fail(err, errsz, "npy header: 'fortran_order' is not a bool");
             have_order = 1;
         } else if (strcmp(key, "shape") == 0 && !have_shape) {
             if (parse_shape(&c, ndim, shape, err, errsz) != 0) return -1;
             have_shape = 1;
         } else {
-            return fail(err, errsz, "npy header: unexpected or repeated key '%s'", key);
+            return srv_fail(err, errsz, "npy header: unexpected or repeated key '%s'", key);
         }
         if (eat(&c, '}')) break;
-        if (!eat(&c, ',')) return fail(err, errsz, "npy header: missing ',' after '%s'", key);
+        if (!eat(&c, ',')) return srv_fail(err, errsz, "npy header: missing ',' after '%s'", key);
     }
     skip_ws(&c);
-    if (c.p != c.end) return fail(err, errsz, "npy header: trailing bytes after the dict");
+    if (c.p != c.end) return srv_fail(err, errsz, "npy header: trailing bytes after the dict");
     if (!have_descr || !have_order || !have_shape)
-        return fail(err, errsz, "npy header: missing '%s'",
+        return srv_fail(err, errsz, "npy header: missing '%s'",
                     !have_descr ? "descr" : !have_order ? "fortran_order" : "shape");
     return 0;
 }
@@ -196,25 +185,25 @@ int npy_decode(const uint8_t *buf, size_t len, size_t max_bytes, groot_array *ou
 {
     memset(out, 0, sizeof *out);
     if (!buf || len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0)
-        return fail(err, errsz, "not a .npy file (bad magic)");
+        return srv_fail(err, errsz, "not a .npy file (bad magic)");
     unsigned major = buf[6], minor = buf[7];
     size_t prefix, hlen;
     if (major == 1) {
         prefix = 10;
         hlen = (size_t)buf[8] | (size_t)buf[9] << 8;
     } else if (major == 2 || major == 3) {
-        if (len < 12) return fail(err, errsz, "npy: truncated header");
+        if (len < 12) return srv_fail(err, errsz, "npy: truncated header");
         prefix = 12;
         hlen = (size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 | (size_t)buf[11] << 24;
     } else {
-        return fail(err, errsz, "npy: unsupported format version %u.%u", major, minor);
+        return srv_fail(err, errsz, "npy: unsupported format version %u.%u", major, minor);
     }
-    if (minor != 0) return fail(err, errsz, "npy: unsupported format version %u.%u", major, minor);
+    if (minor != 0) return srv_fail(err, errsz, "npy: unsupported format version %u.%u", major, minor);
     if (hlen > len - prefix)
-        return fail(err, errsz, "npy: header length %zu runs past the %zu bytes present", hlen, len - prefix);
+        return srv_fail(err, errsz, "npy: header length %zu runs past the %zu bytes present", hlen, len - prefix);
     for (size_t i = 0; i < hlen; i++)
         if (buf[prefix + i] == 0 || buf[prefix + i] > 0x7e)
-            return fail(err, errsz, "npy: header holds a non-ASCII byte at offset %zu", prefix + i);
+            return srv_fail(err, errsz, "npy: header holds a non-ASCII byte at offset %zu", prefix + i);
 
     groot_dtype dt = GROOT_F32;
     int ndim = 0;
@@ -222,15 +211,15 @@ int npy_decode(const uint8_t *buf, size_t len, size_t max_bytes, groot_array *ou
     if (parse_header((const char *)buf + prefix, hlen, &dt, &ndim, shape, err, errsz) != 0) return -1;
 
     size_t nbytes;
-    if (npy_nbytes(dt, ndim, shape, &nbytes) != 0) return fail(err, errsz, "npy: the shape's size overflows");
+    if (npy_nbytes(dt, ndim, shape, &nbytes) != 0) return srv_fail(err, errsz, "npy: the shape's size overflows");
     if (nbytes > max_bytes)
-        return fail(err, errsz, "npy: the array claims %zu bytes, over the %zu-byte limit", nbytes, max_bytes);
+        return srv_fail(err, errsz, "npy: the array claims %zu bytes, over the %zu-byte limit", nbytes, max_bytes);
     size_t have = len - prefix - hlen;
     if (nbytes != have)
-        return fail(err, errsz, "npy: the header claims %zu data bytes but %zu are present", nbytes, have);
+        return srv_fail(err, errsz, "npy: the header claims %zu data bytes but %zu are present", nbytes, have);
 
     void *data = malloc(nbytes ? nbytes : 1);
-    if (!data) return fail(err, errsz, "npy: out of memory for %zu bytes", nbytes);
+    if (!data) return srv_fail(err, errsz, "npy: out of memory for %zu bytes", nbytes);
     if (nbytes) memcpy(data, buf + prefix + hlen, nbytes);
     out->dtype = dt;
     out->ndim = ndim;
@@ -244,11 +233,11 @@ int npy_encode(const groot_array *a, uint8_t **out, size_t *out_len, char *err, 
     *out = NULL;
     *out_len = 0;
     const char *descr = npy_descr(a->dtype);
-    if (!descr) return fail(err, errsz, "npy: dtype %d has no NumPy equivalent", (int)a->dtype);
+    if (!descr) return srv_fail(err, errsz, "npy: dtype %d has no NumPy equivalent", (int)a->dtype);
     size_t nbytes;
     if (npy_nbytes(a->dtype, a->ndim, a->shape, &nbytes) != 0)
-        return fail(err, errsz, "npy: bad shape for '%s'", a->name ? a->name : "?");
-    if (nbytes && !a->data) return fail(err, errsz, "npy: '%s' has no data", a->name ? a->name : "?");
+        return srv_fail(err, errsz, "npy: bad shape for '%s'", a->name ? a->name : "?");
+    if (nbytes && !a->data) return srv_fail(err, errsz, "npy: '%s' has no data", a->name ? a->name : "?");
 
     /* The dict exactly as np.save words it, so a byte comparison with NumPy holds. */
     char hdr[512];
@@ -266,10 +255,10 @@ int npy_encode(const groot_array *a, uint8_t **out, size_t *out_len, char *err, 
     size_t body = (size_t)n + 1; /* + '\n' */
     size_t pad = 64 - (10 + body) % 64; /* NumPy pads a full 64 rather than 0 */
     size_t hlen = body + pad;
-    if (hlen > 65535) return fail(err, errsz, "npy: header too long");
+    if (hlen > 65535) return srv_fail(err, errsz, "npy: header too long");
     size_t total = 10 + hlen + nbytes;
     uint8_t *b = malloc(total);
-    if (!b) return fail(err, errsz, "npy: out of memory for %zu bytes", total);
+    if (!b) return srv_fail(err, errsz, "npy: out of memory for %zu bytes", total);
     memcpy(b, "\x93NUMPY\x01\x00", 8);
     b[8] = (uint8_t)(hlen & 0xff);
     b[9] = (uint8_t)(hlen >> 8);

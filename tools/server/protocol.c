@@ -12,17 +12,7 @@
 
 #include "server/msgpack_codec.h"
 #include "server/npy.h"
-
-static int fail(char *err, size_t errsz, const char *fmt, ...)
-{
-    if (err && errsz) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
+#include "server/server_error.h"
 
 double proto_now_ms(void)
 {
@@ -73,13 +63,13 @@ int proto_server_init(proto_server *s, const proto_backend *backend, const char 
     s->backend = *backend;
     s->api_token = (api_token && api_token[0]) ? api_token : NULL;
     s->max_message_bytes = max_message_bytes;
-    if (pthread_mutex_init(&s->lock, NULL) != 0) return fail(err, errsz, "cannot create a mutex");
+    if (pthread_mutex_init(&s->lock, NULL) != 0) return srv_fail(err, errsz, "cannot create a mutex");
     const char *json = backend->modality_json ? backend->modality_json(backend->ctx) : NULL;
     cJSON *root = json ? cJSON_Parse(json) : NULL;
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         pthread_mutex_destroy(&s->lock);
-        return fail(err, errsz, "the policy's modality description is not a JSON object");
+        return srv_fail(err, errsz, "the policy's modality description is not a JSON object");
     }
     const cJSON *keys = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(root, "language"), "modality_keys");
@@ -88,7 +78,7 @@ int proto_server_init(proto_server *s, const proto_backend *backend, const char 
     if (!s->language_keys) {
         cJSON_Delete(root);
         pthread_mutex_destroy(&s->lock);
-        return fail(err, errsz, "out of memory");
+        return srv_fail(err, errsz, "out of memory");
     }
     const cJSON *k;
     cJSON_ArrayForEach(k, keys)
@@ -139,25 +129,25 @@ int obs_add_array(obs_builder *b, const char *name, groot_array *a, char *err, s
     for (int i = 0; i < b->num_arrays; i++)
         if (strcmp(b->arrays[i].name, name) == 0) {
             free((void *)a->data);
-            return fail(err, errsz, "the observation holds '%s' twice", name);
+            return srv_fail(err, errsz, "the observation holds '%s' twice", name);
         }
     if (b->num_arrays >= MAX_OBS_ARRAYS) {
         free((void *)a->data);
-        return fail(err, errsz, "the observation holds more than %d arrays", MAX_OBS_ARRAYS);
+        return srv_fail(err, errsz, "the observation holds more than %d arrays", MAX_OBS_ARRAYS);
     }
     if (b->num_arrays == b->cap_arrays) {
         int cap = b->cap_arrays ? 2 * b->cap_arrays : 8;
         groot_array *p = realloc(b->arrays, (size_t)cap * sizeof *p);
         if (!p) {
             free((void *)a->data);
-            return fail(err, errsz, "out of memory");
+            return srv_fail(err, errsz, "out of memory");
         }
         b->arrays = p, b->cap_arrays = cap;
     }
     char *nm = strdup(name);
     if (!nm) {
         free((void *)a->data);
-        return fail(err, errsz, "out of memory");
+        return srv_fail(err, errsz, "out of memory");
     }
     groot_array *dst = &b->arrays[b->num_arrays++];
     *dst = *a;
@@ -171,7 +161,7 @@ int obs_set_language(obs_builder *b, const char *key, char **strs, int n, int is
     if (b->have_language) {
         for (int i = 0; i < n; i++) free(strs[i]);
         free(strs);
-        return fail(err, errsz, "the observation holds more than one language input ('%s' is another)", key);
+        return srv_fail(err, errsz, "the observation holds more than one language input ('%s' is another)", key);
     }
     b->instructions = strs, b->num_instructions = n;
     b->have_language = 1, b->language_is_list = is_list;
@@ -199,18 +189,18 @@ static void shape_str(const groot_array *a, char *buf, size_t n)
 static int copy_actions(const groot_array *src, int n, action_set *out, char *err, size_t errsz)
 {
     out->arrays = calloc((size_t)(n > 0 ? n : 1), sizeof *out->arrays);
-    if (!out->arrays) return fail(err, errsz, "out of memory");
+    if (!out->arrays) return srv_fail(err, errsz, "out of memory");
     for (int i = 0; i < n; i++) {
         size_t nbytes;
         if (!src[i].name || npy_nbytes(src[i].dtype, src[i].ndim, src[i].shape, &nbytes) != 0 ||
             (nbytes && !src[i].data))
-            return fail(err, errsz, "the policy returned a malformed action array (#%d)", i);
+            return srv_fail(err, errsz, "the policy returned a malformed action array (#%d)", i);
         groot_array *d = &out->arrays[out->num++];
         *d = src[i];
         d->name = strdup(src[i].name);
         void *data = malloc(nbytes ? nbytes : 1);
         d->data = data;
-        if (!d->name || !data) return fail(err, errsz, "out of memory");
+        if (!d->name || !data) return srv_fail(err, errsz, "out of memory");
         if (nbytes) memcpy(data, src[i].data, nbytes);
     }
     return 0;
@@ -221,7 +211,7 @@ int proto_run_action(proto_server *s, obs_builder *b, action_set *out, proto_log
 {
     memset(out, 0, sizeof *out);
     *client_error = 1;
-    if (b->num_arrays == 0) return fail(err, errsz, "the observation holds no video.* or state.* arrays");
+    if (b->num_arrays == 0) return srv_fail(err, errsz, "the observation holds no video.* or state.* arrays");
     int batched = -1;
     const groot_array *first = NULL;
     for (int i = 0; i < b->num_arrays; i++) {
@@ -233,36 +223,36 @@ int proto_run_action(proto_server *s, obs_builder *b, action_set *out, proto_log
         if (a->ndim == rank) this_batched = 0;
         else if (a->ndim == rank + 1) this_batched = 1;
         else
-            return fail(err, errsz, "'%s' has shape %s; expected %s", a->name, shp,
+            return srv_fail(err, errsz, "'%s' has shape %s; expected %s", a->name, shp,
                         is_video ? "[T,H,W,3] or [B,T,H,W,3] (uint8)" : "[T,D] or [B,T,D]");
         if (batched < 0) {
             batched = this_batched, first = a;
         } else if (batched != this_batched) {
-            return fail(err, errsz, "'%s' is %sbatched but '%s' is %sbatched", first->name, batched ? "" : "not ",
+            return srv_fail(err, errsz, "'%s' is %sbatched but '%s' is %sbatched", first->name, batched ? "" : "not ",
                         a->name, this_batched ? "" : "not ");
         } else if (batched && a->shape[0] != first->shape[0]) {
-            return fail(err, errsz, "'%s' has batch %lld but '%s' has %lld", first->name,
+            return srv_fail(err, errsz, "'%s' has batch %lld but '%s' has %lld", first->name,
                         (long long)first->shape[0], a->name, (long long)a->shape[0]);
         }
     }
     if (!b->have_language) {
         if (s->num_language_keys)
-            return fail(err, errsz, "the observation lacks the language input '%s'", s->language_keys[0]);
-        return fail(err, errsz, "the observation lacks a language input (an annotation.* string)");
+            return srv_fail(err, errsz, "the observation lacks the language input '%s'", s->language_keys[0]);
+        return srv_fail(err, errsz, "the observation lacks a language input (an annotation.* string)");
     }
     int batch = 0, ninstr = 1;
     if (batched) {
         if (first->shape[0] < 1 || first->shape[0] > 4096)
-            return fail(err, errsz, "batch size %lld is out of range (1..4096)", (long long)first->shape[0]);
+            return srv_fail(err, errsz, "batch size %lld is out of range (1..4096)", (long long)first->shape[0]);
         batch = ninstr = (int)first->shape[0];
         /* One plain string serves every sample of a batch. */
         if (b->num_instructions != batch && !(b->num_instructions == 1 && !b->language_is_list))
-            return fail(err, errsz, "batch of %d but %d instructions", batch, b->num_instructions);
+            return srv_fail(err, errsz, "batch of %d but %d instructions", batch, b->num_instructions);
     } else if (b->num_instructions != 1) {
-        return fail(err, errsz, "an unbatched observation needs one instruction, got %d", b->num_instructions);
+        return srv_fail(err, errsz, "an unbatched observation needs one instruction, got %d", b->num_instructions);
     }
     const char **instr = malloc((size_t)ninstr * sizeof *instr);
-    if (!instr) return fail(err, errsz, "out of memory");
+    if (!instr) return srv_fail(err, errsz, "out of memory");
     for (int i = 0; i < ninstr; i++) instr[i] = b->instructions[b->num_instructions == 1 ? 0 : i];
     log->batch = batch;
 
@@ -276,7 +266,7 @@ int proto_run_action(proto_server *s, obs_builder *b, action_set *out, proto_log
     int rc = 0;
     if (st != GROOT_OK) {
         const char *m = s->backend.errmsg ? s->backend.errmsg(s->backend.ctx) : "";
-        rc = fail(err, errsz, "%s", (m && m[0]) ? m : groot_status_name(st));
+        rc = srv_fail(err, errsz, "%s", (m && m[0]) ? m : groot_status_name(st));
         *client_error = st == GROOT_ERR_INVALID_ARG;
     } else {
         *client_error = 0;
@@ -332,10 +322,10 @@ static int decode_language(const mp_node *v, const char *key, obs_builder *b, ch
 {
     int is_list = v->type == MP_ARRAY;
     uint32_t n = is_list ? v->len : 1;
-    if (!is_list && v->type != MP_STR) return fail(err, errsz, "'%s' must be a string or a list of strings", key);
-    if (n == 0) return fail(err, errsz, "'%s' is an empty list", key);
+    if (!is_list && v->type != MP_STR) return srv_fail(err, errsz, "'%s' must be a string or a list of strings", key);
+    if (n == 0) return srv_fail(err, errsz, "'%s' is an empty list", key);
     char **strs = calloc(n, sizeof *strs);
-    if (!strs) return fail(err, errsz, "out of memory");
+    if (!strs) return srv_fail(err, errsz, "out of memory");
     for (uint32_t i = 0; i < n; i++) {
         const mp_node *e = is_list ? &v->v.items[i] : v;
         /* [[str], [str], ...] as newer clients send per-sample lists */
@@ -344,7 +334,7 @@ static int decode_language(const mp_node *v, const char *key, obs_builder *b, ch
         if (!strs[i]) {
             for (uint32_t k = 0; k < i; k++) free(strs[k]);
             free(strs);
-            return fail(err, errsz, "'%s' must be a string or a list of strings (item %u is not)", key, i);
+            return srv_fail(err, errsz, "'%s' must be a string or a list of strings (item %u is not)", key, i);
         }
     }
     return obs_set_language(b, key, strs, (int)n, is_list, err, errsz);
@@ -352,11 +342,11 @@ static int decode_language(const mp_node *v, const char *key, obs_builder *b, ch
 
 static int decode_observation(proto_server *s, const mp_node *data, obs_builder *b, char *err, size_t errsz)
 {
-    if (!data || data->type != MP_MAP) return fail(err, errsz, "get_action needs an observation map in 'data'");
+    if (!data || data->type != MP_MAP) return srv_fail(err, errsz, "get_action needs an observation map in 'data'");
     for (uint32_t i = 0; i < data->len; i++) {
         const mp_node *k = &data->v.items[2 * i], *v = &data->v.items[2 * i + 1];
         char *key = mp_strdup(k);
-        if (!key) return fail(err, errsz, "observation keys must be strings");
+        if (!key) return srv_fail(err, errsz, "observation keys must be strings");
         if (strcmp(key, "endpoint") == 0 || strcmp(key, "api_token") == 0) {
             free(key); /* control keys, when the observation is the request itself */
             continue;
@@ -366,13 +356,13 @@ static int decode_observation(proto_server *s, const mp_node *data, obs_builder 
         if (is_array_key) {
             const mp_node *npy = is_ndarray(v) ? mp_map_get(v, "as_npy") : NULL;
             if (!npy || (npy->type != MP_BIN && npy->type != MP_STR)) {
-                rc = fail(err, errsz, "'%s' must be an ndarray ({\"__ndarray_class__\": true, \"as_npy\": bytes})",
+                rc = srv_fail(err, errsz, "'%s' must be an ndarray ({\"__ndarray_class__\": true, \"as_npy\": bytes})",
                           key);
             } else {
                 groot_array a;
                 char e2[200];
                 if (npy_decode((const uint8_t *)npy->v.bytes, npy->len, s->max_message_bytes, &a, e2, sizeof e2) != 0)
-                    rc = fail(err, errsz, "'%s': %s", key, e2);
+                    rc = srv_fail(err, errsz, "'%s': %s", key, e2);
                 else
                     rc = obs_add_array(b, key, &a, err, errsz);
             }
@@ -390,7 +380,7 @@ static int reply_actions(msgpack_sbuffer *sb, const action_set *acts, char *err,
 {
     msgpack_packer pk;
     packer_for(&pk, sb);
-    if (msgpack_pack_map(&pk, (size_t)acts->num)) return fail(err, errsz, "out of memory");
+    if (msgpack_pack_map(&pk, (size_t)acts->num)) return srv_fail(err, errsz, "out of memory");
     for (int i = 0; i < acts->num; i++) {
         uint8_t *npy;
         size_t n;
@@ -399,7 +389,7 @@ static int reply_actions(msgpack_sbuffer *sb, const action_set *acts, char *err,
                   mp_pack_cstr(&pk, "__ndarray_class__") || msgpack_pack_true(&pk) || mp_pack_cstr(&pk, "as_npy") ||
                   mp_pack_bin(&pk, npy, n);
         free(npy);
-        if (bad) return fail(err, errsz, "out of memory");
+        if (bad) return srv_fail(err, errsz, "out of memory");
     }
     return 0;
 }
@@ -412,7 +402,7 @@ static int reply_modality(proto_server *s, msgpack_sbuffer *sb, char *err, size_
     pthread_mutex_unlock(&s->lock);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        return fail(err, errsz, "the policy's modality description is not a JSON object");
+        return srv_fail(err, errsz, "the policy's modality description is not a JSON object");
     }
     msgpack_packer pk;
     packer_for(&pk, sb);
@@ -433,7 +423,7 @@ static int reply_modality(proto_server *s, msgpack_sbuffer *sb, char *err, size_
         free(one);
     }
     cJSON_Delete(root);
-    return rc ? fail(err, errsz, "out of memory") : 0;
+    return rc ? srv_fail(err, errsz, "out of memory") : 0;
 }
 
 int proto_handle_msgpack(proto_server *s, const void *msg, size_t len, msgpack_sbuffer *reply, proto_log *log)

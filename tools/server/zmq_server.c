@@ -2,7 +2,6 @@
  * time. The loop polls with a timeout so that a signal's flag is seen even
  * when no client is talking. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,19 +9,9 @@
 #include <zmq.h>
 
 #include "server/protocol.h"
+#include "server/server_error.h"
 
 #define POLL_MS 200
-
-static int fail(char *err, size_t errsz, const char *fmt, ...)
-{
-    if (err && errsz) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* Receives every frame of one request; a request must be a single frame. */
 static int recv_request(void *sock, zmq_msg_t *msg, int *multipart)
@@ -101,11 +90,11 @@ int zmq_serve(proto_server *s, const char *host, int port, volatile sig_atomic_t
     char endpoint[300];
     snprintf(endpoint, sizeof endpoint, "tcp://%s:%d", host, port);
     void *ctx = zmq_ctx_new();
-    if (!ctx) return fail(err, errsz, "cannot create a ZeroMQ context: %s", zmq_strerror(errno));
+    if (!ctx) return srv_fail(err, errsz, "cannot create a ZeroMQ context: %s", zmq_strerror(errno));
     void *sock = zmq_socket(ctx, ZMQ_REP);
     if (!sock) {
         zmq_ctx_term(ctx);
-        return fail(err, errsz, "cannot create a ZeroMQ socket: %s", zmq_strerror(errno));
+        return srv_fail(err, errsz, "cannot create a ZeroMQ socket: %s", zmq_strerror(errno));
     }
     /* libzmq drops a peer whose message is over the limit before buffering it
      * (that client sees a timeout, not a reply): the only way to refuse a
@@ -115,7 +104,7 @@ int zmq_serve(proto_server *s, const char *host, int port, volatile sig_atomic_t
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     if (zmq_bind(sock, endpoint) != 0) {
-        fail(err, errsz, "cannot bind %s: %s", endpoint, zmq_strerror(errno));
+        srv_fail(err, errsz, "cannot bind %s: %s", endpoint, zmq_strerror(errno));
         zmq_close(sock);
         zmq_ctx_term(ctx);
         return -1;
@@ -130,13 +119,13 @@ int zmq_serve(proto_server *s, const char *host, int port, volatile sig_atomic_t
         int n = zmq_poll(&item, 1, POLL_MS);
         if (n < 0) {
             if (errno == EINTR) continue;
-            rc = fail(err, errsz, "ZeroMQ poll failed: %s", zmq_strerror(errno));
+            rc = srv_fail(err, errsz, "ZeroMQ poll failed: %s", zmq_strerror(errno));
             break;
         }
         if (n == 0 || !(item.revents & ZMQ_POLLIN)) continue;
         int stop_now = 0;
         if (serve_one(s, sock, &reply, &stop_now) != 0) {
-            rc = fail(err, errsz, "ZeroMQ receive failed: %s", zmq_strerror(errno));
+            rc = srv_fail(err, errsz, "ZeroMQ receive failed: %s", zmq_strerror(errno));
             break;
         }
         if (stop_now) {
