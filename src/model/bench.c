@@ -281,26 +281,11 @@ static groot_status bench_recorded(void *ctx)
  * addresses are baked into a recording). */
 static uint64_t bench_key(const bench_ctx *b)
 {
-    const gr_plan *p = &b->m->plan;
-    uint64_t h = 1469598103934665603ull;
-#define MIX(v)                 \
-    do {                       \
-        h ^= (uint64_t)(v);    \
-        h *= 1099511628211ull; \
-    } while (0)
-    MIX(0x62656e6368ull); /* "bench": apart from the forward's keys */
-    MIX(b->c);
-    MIX(p->generation);
-    MIX(p->batch.count);
-    for (int i = 0; i < p->batch.count; i++) {
-        MIX(p->batch.sample[i].rows);
-        MIX(p->batch.sample[i].views);
-        MIX(p->batch.sample[i].cat);
-    }
-    MIX((uintptr_t)b->noise.data);
-    MIX((uintptr_t)b->dit_x0.data);
-#undef MIX
-    return h;
+    uint64_t h = gr_plan_shape_key(&b->m->plan);
+    h = gr_key_mix(h, 0x62656e6368ull); /* "bench": apart from the forward's keys */
+    h = gr_key_mix(h, (uint64_t)b->c);
+    h = gr_key_mix(h, (uintptr_t)b->noise.data);
+    return gr_key_mix(h, (uintptr_t)b->dit_x0.data);
 }
 
 /* ---- set-up and the timing loop ---- */

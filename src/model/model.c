@@ -238,27 +238,6 @@ enum {
     MARK_DOWNLOADED
 };
 
-/* One recording per shape: the buffers (generation) and everything baked
- * into the recorded ops (lengths, views, the embodiment's weight rows). */
-static uint64_t shape_key(const gr_plan *p)
-{
-    uint64_t h = 1469598103934665603ull;
-#define MIX(v)                                \
-    do {                                      \
-        h ^= (uint64_t)(v);                   \
-        h *= 1099511628211ull;                \
-    } while (0)
-    MIX(p->generation);
-    MIX(p->batch.count);
-    for (int i = 0; i < p->batch.count; i++) {
-        MIX(p->batch.sample[i].rows);
-        MIX(p->batch.sample[i].views);
-        MIX(p->batch.sample[i].cat);
-    }
-#undef MIX
-    return h;
-}
-
 static groot_status in_stage(gr_backend *be, groot_status st, const char *stage)
 {
     if (st)
@@ -388,7 +367,7 @@ static groot_status run_batch(gr_model *m, const groot_sample *samples, int batc
     GR_TRY(be->ops->timer_mark(be, MARK_START));
     GR_TRY(upload_inputs(m, samples));
     GR_TRY(be->ops->timer_mark(be, MARK_UPLOADED));
-    GR_TRY(be->ops->run_recorded(be, shape_key(p), forward_recorded, m));
+    GR_TRY(be->ops->run_recorded(be, gr_plan_shape_key(p), forward_recorded, m));
     GR_TRY(be->ops->timer_mark(be, MARK_ACTION));
     GR_TRY(download_outputs(m, outs));
     GR_TRY(be->ops->timer_mark(be, MARK_DOWNLOADED));

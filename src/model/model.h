@@ -65,6 +65,12 @@ groot_status gr_plan_reserve(gr_model *m, const groot_sample *samples, int batch
 void gr_plan_free(gr_backend *be, gr_plan *p);
 
 /* The current batch's views of the stacked buffers (all samples' rows). */
+/* One recording per shape: the buffers (generation) and everything baked
+ * into the recorded ops (rows, views, the embodiment's weight rows). */
+uint64_t gr_plan_shape_key(const gr_plan *p);
+/* Folds v into the key h (FNV-1a over 64-bit words). */
+static inline uint64_t gr_key_mix(uint64_t h, uint64_t v) { return (h ^ v) * 1099511628211ull; }
+
 gr_tensor gr_plan_pixels(const gr_plan *p);
 gr_tensor gr_plan_vit(const gr_plan *p, const gr_model_config *cfg);
 gr_tensor gr_plan_tokens(const gr_plan *p, gr_tensor t); /* backbone, vl_embs */

@@ -145,6 +145,19 @@ void gr_plan_free(gr_backend *be, gr_plan *p)
     memset(p, 0, sizeof *p);
 }
 
+uint64_t gr_plan_shape_key(const gr_plan *p)
+{
+    uint64_t h = gr_key_mix(1469598103934665603ull, p->generation);
+    h = gr_key_mix(h, (uint64_t)p->batch.count);
+    for (int i = 0; i < p->batch.count; i++) {
+        const gr_batch_sample *s = &p->batch.sample[i];
+        h = gr_key_mix(h, (uint64_t)s->rows);
+        h = gr_key_mix(h, (uint64_t)s->views);
+        h = gr_key_mix(h, (uint64_t)s->cat);
+    }
+    return h;
+}
+
 gr_tensor gr_plan_pixels(const gr_plan *p) { return gr_view_rows(p->pixels, 0, p->batch.views); }
 
 gr_tensor gr_plan_vit(const gr_plan *p, const gr_model_config *cfg)
