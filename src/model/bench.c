@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/random.h"
+
 #define SLOT_A (GR_TIMER_SLOTS - 2) /* above the forward's stage marks */
 #define SLOT_B (GR_TIMER_SLOTS - 1)
 #define MAX_BATCH 4096
@@ -54,17 +56,10 @@ int gr_bench_default_seq_len(const gr_model_config *cfg, int views)
 
 /* ---- synthetic inputs ---- */
 
-/* splitmix64: seeded, and the same inputs on every platform. */
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+/* splitmix64 streams: seeded, and the same inputs on every platform. */
 
 /* Uniform in (0, 1]: never 0, so log() below is finite. */
-static double rng_unit(uint64_t *s) { return ((double)(rng_next(s) >> 11) + 1.0) * (1.0 / 9007199254740992.0); }
+static double rng_unit(uint64_t *s) { return ((double)(gr_splitmix64(s) >> 11) + 1.0) * (1.0 / 9007199254740992.0); }
 
 static float rng_normal(uint64_t *s)
 {
@@ -75,7 +70,7 @@ static float rng_normal(uint64_t *s)
 static int32_t text_id(uint64_t *s, const gr_model_config *cfg)
 {
     for (;;) {
-        int32_t id = (int32_t)(rng_next(s) % (uint64_t)cfg->text.vocab);
+        int32_t id = (int32_t)(gr_splitmix64(s) % (uint64_t)cfg->text.vocab);
         if (id != cfg->image_token_id)
             return id;
     }

@@ -13,19 +13,13 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "core/random.h"
+
 typedef struct gr_rng {
     uint64_t s[4];
     float spare; /* the polar method makes normals in pairs */
     int has_spare;
 } gr_rng;
-
-static inline uint64_t gr_splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 /* FNV-1a: turns a tensor name into a stream key, so that adding or
  * reordering tensors never changes the values of the others. */
@@ -50,20 +44,7 @@ static inline void gr_rng_init(gr_rng *r, uint64_t seed, uint64_t key, uint64_t 
     r->spare = 0;
 }
 
-static inline uint64_t gr_rng_next(gr_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t x = s[1] * 5;
-    uint64_t out = ((x << 7) | (x >> 57)) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = (s[3] << 45) | (s[3] >> 19);
-    return out;
-}
+static inline uint64_t gr_rng_next(gr_rng *r) { return gr_xoshiro256ss_next(r->s); }
 
 /* Uniform in [0, 1) with 53 bits. */
 static inline double gr_rng_uniform(gr_rng *r)
