@@ -528,6 +528,28 @@ static groot_status rec_fn(void *p)
     return GROOT_OK;
 }
 
+static void test_alloc_bad_shapes(void)
+{
+    /* Shapes no allocation can hold: each refused, naming the op, nothing held. */
+    const struct {
+        int64_t rows, cols;
+        gr_dtype dt;
+        const char *needle;
+    } bad[] = {{-1, 4, GR_F32, "bad shape"},
+               {4, -1, GR_F32, "bad shape"},
+               {INT64_MAX / 2, INT64_MAX / 2, GR_F32, "bad shape"},
+               {(int64_t)1 << 40, (int64_t)1 << 30, GR_BF16, "bad shape"},
+               {4, 4, GR_DTYPE_COUNT, "unknown dtype"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        gr_tensor t;
+        groot_status st = GPU->ops->alloc(GPU, &t, bad[i].rows, bad[i].cols, bad[i].dt);
+        CHECK(st == GROOT_ERR_INVALID_ARG && strstr(GPU->err.msg, "alloc") && strstr(GPU->err.msg, bad[i].needle) &&
+                  t.data == NULL,
+              "alloc [%lld, %lld] dtype %d: %s (%s)", (long long)bad[i].rows, (long long)bad[i].cols,
+              (int)bad[i].dt, groot_status_name(st), GPU->err.msg);
+    }
+}
+
 static void test_recorded(void)
 {
     pair x = mk(64, 64, GR_BF16, 2.0f), h = mk(64, 64, GR_BF16, 1.0f), y = mk(64, 192, GR_BF16, 1.0f);
@@ -593,6 +615,7 @@ int main(void)
     test_attention();
     test_elementwise();
     test_embed_patchify();
+    test_alloc_bad_shapes();
     test_recorded();
 
     printf("\n%-14s %-12s %5s %12s %9s %s\n", "op", "dtype", "cases", "max rel err", "tol", "");

@@ -28,6 +28,31 @@ const char *gr_dtype_name(gr_dtype t)
     }
 }
 
+groot_status gr_tensor_bytes(gr_backend *be, const char *op, int64_t rows, int64_t cols, gr_dtype dtype,
+                             size_t *bytes)
+{
+    const size_t es = gr_dtype_size(dtype);
+    if (es == 0)
+        return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "%s: unknown dtype %d", op, (int)dtype);
+    if (rows < 0 || cols < 0 || (cols > 0 && (uint64_t)rows > (uint64_t)(SIZE_MAX / es) / (uint64_t)cols))
+        return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "%s: bad shape [%lld, %lld]", op, (long long)rows,
+                       (long long)cols);
+    *bytes = (size_t)rows * (size_t)cols * es;
+    return GROOT_OK;
+}
+
+gr_tensor gr_tensor_dense(void *data, gr_dtype dtype, int64_t rows, int64_t cols)
+{
+    gr_tensor t;
+    memset(&t, 0, sizeof t);
+    t.data = data;
+    t.dtype = dtype;
+    t.rows = rows;
+    t.cols = cols;
+    t.ld = cols;
+    return t;
+}
+
 gr_tensor gr_view_rows(gr_tensor t, int64_t row0, int64_t nrows)
 {
     assert(row0 >= 0 && nrows >= 0 && row0 + nrows <= t.rows);

@@ -49,6 +49,9 @@ gr_tensor gr_view_cols(gr_tensor t, int64_t col0, int64_t ncols);
 gr_tensor gr_reshape(gr_tensor t, int64_t rows, int64_t cols);
 static inline int gr_tensor_present(const gr_tensor *t) { return t && t->data != NULL; }
 
+/* A dense [rows, cols] tensor of dtype over data (ld = cols). */
+gr_tensor gr_tensor_dense(void *data, gr_dtype dtype, int64_t rows, int64_t cols);
+
 /* How a GEMM may round its float32 inputs. */
 typedef enum gr_math {
     GR_MATH_EXACT = 0, /* operands in their own dtype, fp32 accumulation */
@@ -185,6 +188,12 @@ struct gr_backend {
 };
 
 #define GR_SEQ_BUCKET_MAX 256
+
+/* For a backend's alloc: the bytes of a [rows, cols] tensor of dtype, or an
+ * error naming `op` for a negative shape, an unknown dtype or a size past
+ * SIZE_MAX. */
+groot_status gr_tensor_bytes(gr_backend *be, const char *op, int64_t rows, int64_t cols, gr_dtype dtype,
+                             size_t *bytes);
 
 /* Creates the backend named by `device` ("cpu" or "cuda"). */
 groot_status gr_backend_create(const char *device, int num_threads, gr_backend **out, gr_error *err);

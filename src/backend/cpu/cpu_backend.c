@@ -99,22 +99,13 @@ void gr_cpu_from_f32(const float *src, gr_dtype to, void *dst, int64_t n)
 static groot_status cpu_alloc(gr_backend *be, gr_tensor *t, int64_t rows, int64_t cols, gr_dtype dtype)
 {
     memset(t, 0, sizeof *t);
-    size_t es = gr_dtype_size(dtype);
-    if (es == 0)
-        return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "alloc: unknown dtype %d", (int)dtype);
-    if (rows < 0 || cols < 0 || (cols > 0 && (uint64_t)rows > (uint64_t)(SIZE_MAX / es) / (uint64_t)cols))
-        return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "alloc: bad shape [%lld, %lld]", (long long)rows,
-                       (long long)cols);
-    size_t bytes = (size_t)rows * (size_t)cols * es;
+    size_t bytes = 0;
+    GR_TRY(gr_tensor_bytes(be, "alloc", rows, cols, dtype, &bytes));
     void *p = aligned_bytes(bytes);
     if (!p)
         return gr_fail(&be->err, GROOT_ERR_NOMEM, "alloc: %zu bytes for [%lld, %lld] %s", bytes,
                        (long long)rows, (long long)cols, gr_dtype_name(dtype));
-    t->data = p;
-    t->dtype = dtype;
-    t->rows = rows;
-    t->cols = cols;
-    t->ld = cols;
+    *t = gr_tensor_dense(p, dtype, rows, cols);
     return GROOT_OK;
 }
 

@@ -70,10 +70,8 @@ groot_status gr_cuda_scratch(gr_cuda_backend *cb, size_t bytes, void **out)
 static groot_status cuda_alloc(gr_backend *be, gr_tensor *t, int64_t rows, int64_t cols, gr_dtype dtype)
 {
     memset(t, 0, sizeof *t);
-    if (rows < 0 || cols < 0 || gr_dtype_size(dtype) == 0)
-        return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "cuda alloc: bad shape [%lld, %lld] or dtype %d",
-                       (long long)rows, (long long)cols, (int)dtype);
-    size_t bytes = (size_t)rows * (size_t)cols * gr_dtype_size(dtype);
+    size_t bytes = 0;
+    GR_TRY(gr_tensor_bytes(be, "cuda alloc", rows, cols, dtype, &bytes));
     void *p = NULL;
     cudaError_t e = cudaMalloc(&p, bytes ? bytes : 16);
     if (e != cudaSuccess) {
@@ -82,11 +80,7 @@ static groot_status cuda_alloc(gr_backend *be, gr_tensor *t, int64_t rows, int64
                  gr_dtype_name(dtype), bytes);
         return gr_cuda_fail(be, e, "alloc", d);
     }
-    t->data = p;
-    t->dtype = dtype;
-    t->rows = rows;
-    t->cols = cols;
-    t->ld = cols;
+    *t = gr_tensor_dense(p, dtype, rows, cols);
     return GROOT_OK;
 }
 
