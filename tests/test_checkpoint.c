@@ -12,18 +12,6 @@
 #define EMBED "backbone.eagle_model.language_model.model.embed_tokens.weight"
 #define PROJ "action_head.model.proj_out_2.weight"
 
-static void write_text(const char *dir, const char *name, const char *text)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fputs(text, f) < 0) {
-        perror(path);
-        exit(2);
-    }
-    fclose(f);
-}
-
 /* A fresh directory holding links to the golden shards and the given index. */
 static const char *dir_with_index(const char *index)
 {
@@ -40,7 +28,7 @@ static const char *dir_with_index(const char *index)
         }
     }
     if (index)
-        write_text(dir, "model.safetensors.index.json", index);
+        tu_write_file(dir, "model.safetensors.index.json", index);
     return dir;
 }
 
@@ -152,7 +140,7 @@ static void test_indexes(void)
 
     /* A corrupt shard is reported through the index. */
     dir = dir_with_index("{\"weight_map\": {\"w\": \"bad.safetensors\"}}");
-    write_text(dir, "bad.safetensors", "\x04");
+    tu_write_file(dir, "bad.safetensors", "\x04");
     FAILS(dir, GROOT_ERR_FORMAT, "bad.safetensors", "too short");
 }
 
@@ -193,7 +181,7 @@ static void test_single_and_none(void)
     }
 
     /* With both present, the index wins: here it names a shard that is absent. */
-    write_text(dir, "model.safetensors.index.json",
+    tu_write_file(dir, "model.safetensors.index.json",
                "{\"weight_map\": {\"a.weight\": \"model-00001-of-00001.safetensors\"}}");
     FAILS(dir, GROOT_ERR_IO, "model-00001-of-00001.safetensors", NULL);
 }

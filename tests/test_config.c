@@ -46,18 +46,6 @@ static void write_json(const char *dir, const char *name, const cJSON *root)
     free(text);
 }
 
-static void write_text(const char *dir, const char *name, const char *text)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fputs(text, f) < 0) {
-        perror(path);
-        exit(2);
-    }
-    fclose(f);
-}
-
 static cJSON *read_json(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -225,7 +213,7 @@ static void test_fallback(void)
 static void test_3b(void)
 {
     const char *dir = tu_tmpdir();
-    write_text(dir, "config.json", config_3b);
+    tu_write_file(dir, "config.json", config_3b);
     gr_model_config c;
     gr_error err = {0};
     CHECK(gr_model_config_load(dir, ASSETS, &c, &err) == GROOT_OK, "%s", err.msg);
@@ -345,12 +333,12 @@ static void test_errors(void)
 
     /* Broken and missing files. */
     const char *d = tu_tmpdir();
-    write_text(d, "config.json", "{\"action_head_cfg\": {\n  \"hidden_size\": 40,,\n}}");
+    tu_write_file(d, "config.json", "{\"action_head_cfg\": {\n  \"hidden_size\": 40,,\n}}");
     groot_status s = gr_model_config_load(d, ASSETS, &c, &err);
     CHECK(s == GROOT_ERR_FORMAT && strstr(err.msg, "config.json") &&
               strstr(err.msg, "invalid JSON at line 2"),
           "bad JSON: %s", err.msg);
-    write_text(d, "config.json", "[]");
+    tu_write_file(d, "config.json", "[]");
     s = gr_model_config_load(d, ASSETS, &c, &err);
     CHECK(s == GROOT_ERR_FORMAT && strstr(err.msg, "object"), "array: %s", err.msg);
     d = tu_tmpdir();

@@ -24,17 +24,6 @@ static double state_mean(int i) { return 0.1 * i - 1.0; }
 static double state_std(int i) { return 0.5 + 0.01 * i; }
 static const double action_min = -2.0, action_max = 3.0;
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        perror(path);
-        exit(2);
-    }
-    fputs(text, f);
-    fclose(f);
-}
-
 static void link_into(const char *dir, const char *name)
 {
     char src[4096], dst[4096];
@@ -100,7 +89,7 @@ static void write_metadata(const char *dir, int drop_std)
     snprintf(path, sizeof path, "%s/experiment_cfg", dir);
     mkdir(path, 0755);
     snprintf(path, sizeof path, "%s/experiment_cfg/metadata.json", dir);
-    write_file(path, buf);
+    tu_write_file(NULL, path, buf);
 }
 
 /* A data config with crop scale 1.0 (the 224x224 golden frames pass through
@@ -127,7 +116,7 @@ static void write_data_config(const char *path, int views)
              "\"max_state_dim\":64,\"max_action_dim\":32}]}",
              views > 1 ? ",\"video.side\"" : "", views > 1 ? ",\"video.side\"" : "",
              views > 1 ? ",\"video.side\"" : "", views > 1 ? ",\"video.side\"" : "");
-    write_file(path, buf);
+    tu_write_file(NULL, path, buf);
 }
 
 static const gr_st_tensor *golden(const gr_st_file *f, const char *c, int i, const char *name)

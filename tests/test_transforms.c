@@ -25,17 +25,6 @@ static const char *tmp_path(const char *name)
     return b;
 }
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        perror(path);
-        exit(2);
-    }
-    fputs(text, f);
-    fclose(f);
-}
-
 /* Deterministic uniform [0,1): a test-local LCG (no global state needed). */
 static double urand(uint64_t *s)
 {
@@ -101,7 +90,7 @@ static void fixture_make_n(fixture *f, const char *mode, const char *target, con
              "  {\"transform\": \"GR00TTransform\", \"state_horizon\": 1, \"action_horizon\": 4,"
              "   \"max_state_dim\": 16, \"max_action_dim\": 12}]}",
              sincos ? "StateActionSinCosTransform" : "StateActionTransform", modes, rots);
-    write_text(tmp_path("cfg.json"), cfg);
+    tu_write_file(NULL, tmp_path("cfg.json"), cfg);
 
     char st[4096] = "";
     size_t o = 0;
@@ -126,7 +115,7 @@ static void fixture_make_n(fixture *f, const char *mode, const char *target, con
              " \"embodiment_tag\": \"new_embodiment\"},"
              " \"gr1\": {\"statistics\": {}, \"modalities\": {}}}",
              st, st, absolute ? "true" : "false", rt, dim, absolute ? "true" : "false", rt, dim);
-    write_text(tmp_path("metadata.json"), md);
+    tu_write_file(NULL, tmp_path("metadata.json"), md);
 
     f->st = gr_data_config_open(tmp_path("cfg.json"), NULL, &f->cfg, &f->err);
     if (f->st == GROOT_OK)
@@ -219,7 +208,7 @@ static void test_user_configs(void)
     gr_error err;
     gr_data_config *c = NULL;
     /* A file mapping names to configs, several of them: name one. */
-    write_text(tmp_path("multi.json"),
+    tu_write_file(NULL, tmp_path("multi.json"),
                "{\"a\": {\"video_keys\": [\"video.v\"], \"state_keys\": [\"state.x\"],"
                " \"action_keys\": [\"action.x\"], \"language_keys\": [\"annotation.t\"]},"
                " \"b\": {\"video_keys\": [\"video.w\"], \"state_keys\": [\"state.y\"],"
@@ -281,7 +270,7 @@ static void test_user_configs(void)
          "cubic"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        write_text(tmp_path("bad.json"), bad[i].json);
+        tu_write_file(NULL, tmp_path("bad.json"), bad[i].json);
         groot_status st = gr_data_config_open(tmp_path("bad.json"), NULL, &c, &err);
         CHECK(st != GROOT_OK, "bad config %zu accepted", i);
         CHECK(strstr(err.msg, bad[i].needle) != NULL, "bad config %zu: message \"%s\" lacks %s",
@@ -366,7 +355,7 @@ static void test_fuzz_regressions(void)
 {
     gr_metadata *md = NULL;
     gr_error err;
-    write_text(tmp_path("dup.json"),
+    tu_write_file(NULL, tmp_path("dup.json"),
                "{\"gr1\": {\"statistics\": {\"state\": {\"a\": {\"min\": [1, 2]},"
                " \"a\": {\"min\": [3], \"max\": [4]}}},"
                " \"modalities\": {\"state\": {\"a\": {\"shape\": [9], \"rotation_type\": \"quaternion\"},"
@@ -386,14 +375,14 @@ static void test_fuzz_regressions(void)
         char text[256];
         snprintf(text, sizeof text,
                  "{\"gr1\": {\"modalities\": {\"state\": {\"a\": {\"shape\": %s}}}}}", shapes[i]);
-        write_text(tmp_path("shape.json"), text);
+        tu_write_file(NULL, tmp_path("shape.json"), text);
         md = NULL;
         CHECK(gr_metadata_load(tmp_path("shape.json"), "gr1", &md, &err) == GROOT_ERR_FORMAT,
               "shape %s accepted", shapes[i]);
         gr_metadata_free(md);
     }
     /* A zero dimension still makes an empty shape, whatever follows it. */
-    write_text(tmp_path("shape.json"),
+    tu_write_file(NULL, tmp_path("shape.json"),
                "{\"gr1\": {\"modalities\": {\"state\": {\"a\": {\"shape\": [0, 3000000]}}}}}");
     md = NULL;
     CHECK(gr_metadata_load(tmp_path("shape.json"), "gr1", &md, &err) == GROOT_OK, "%s", err.msg);
@@ -411,7 +400,7 @@ static void test_fuzz_regressions(void)
         snprintf(text, sizeof text,
                  "{\"video_keys\": [\"video.v\"], \"state_keys\": [], \"action_keys\": [],"
                  " \"language_keys\": [], %s}", bad[i]);
-        write_text(tmp_path("big.json"), text);
+        tu_write_file(NULL, tmp_path("big.json"), text);
         gr_data_config *c = NULL;
         CHECK(gr_data_config_load_file(tmp_path("big.json"), NULL, &c, &err) == GROOT_ERR_FORMAT,
               "data config with %s accepted", bad[i]);

@@ -42,6 +42,17 @@ const char *tu_tmpdir(void)
     return b;
 }
 
+void tu_write_file(const char *dir, const char *name, const char *text)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+        perror(path);
+        exit(2);
+    }
+}
+
 int tu_finish(const char *name)
 {
     printf("%s: %d checks, %d failed\n", name, tu_checks, tu_failures);

@@ -25,6 +25,8 @@ double tu_rel_err(const float *out, const float *ref, size_t n);
 const char *tu_data(const char *rel);
 /* A fresh empty temporary directory (mkdtemp), in a static buffer per call slot. */
 const char *tu_tmpdir(void);
+/* Writes text to dir/name (to name alone when dir is NULL); exits on failure. */
+void tu_write_file(const char *dir, const char *name, const char *text);
 int tu_finish(const char *name);
 
 #endif
