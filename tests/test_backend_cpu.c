@@ -14,6 +14,7 @@
 #include "backend/backend.h"
 #include "backend/cpu/cpu_backend.h"
 #include "core/half.h"
+#include "core/random.h"
 #include "test_util.h"
 
 #define TOL 1e-5
@@ -21,13 +22,7 @@
 /* ---- a seeded PRNG (splitmix64), so failures reproduce ---- */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(void) { return gr_splitmix64(&rng_state); }
 
 /* Uniform in [-a, a). */
 static float rng_uniform(float a) { return (float)(((double)(rng_next() >> 11) / 9007199254740992.0) * 2 - 1) * a; }

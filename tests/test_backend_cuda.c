@@ -12,6 +12,7 @@
 
 #include "backend/backend.h"
 #include "core/half.h"
+#include "core/random.h"
 #include "test_util.h"
 
 /* ---- harness ---- */
@@ -19,13 +20,7 @@
 static gr_backend *CPU, *GPU;
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(void) { return gr_splitmix64(&rng_state); }
 static float rnd(void) { return (float)((rng_next() >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f; }
 
 /* The same tensor on both backends. The CPU side is always float32 (the
