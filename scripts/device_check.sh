@@ -5,9 +5,10 @@
 #      (fp32 <= 1e-4, tf32 <= 2e-3), the batch rule and prompt length buckets;
 #   2. compute-sanitizer memcheck and racecheck on a tiny forward;
 #   3. a synthetic n1.5-3b checkpoint: CUDA at every precision against the CPU
-#      fp32 path;
-#   4. benchmarks: every component at bf16, fp16, tf32 and fp32 (B=1), and
-#      throughput of the whole call at B = 1, 4, 8, 16 (bf16).
+#      fp32 path (16-bit also with the Hopper GEMMs forced);
+#   4. benchmarks: every component at bf16, fp16, tf32 and fp32 (B=1), bf16
+#      with the Hopper GEMMs chosen by timing (bf16_tma1) and forced
+#      (bf16_tma2), and throughput of the whole call at B = 1, 4, 8, 16 (bf16).
 # Logs and JSON land in /tmp/groot-out; where $OUT is set (the device tool
 # brings back only a few files), they are packed into $OUT/device_logs.tgz
 # beside summary.txt and bench_table.txt. A short table is printed last.
@@ -92,6 +93,10 @@ m3b=/tmp/groot-3b
 add "3B parity (cuda vs cpu fp32)" "$([ $? = 0 ] && echo PASS || echo FAIL)"
 figures "$OUT/parity.log"
 tail -n 3 "$OUT/parity.log" >>"$LOG"
+# The same with every 16-bit GEMM that fits on gemm_tma.cu (GROOT_GEMM_TMA=2).
+GROOT_GEMM_TMA=2 "$B/tests/check_device" parity $m3b bf16,fp16 >"$OUT/parity_tma.log" 2>&1
+add "3B parity, Hopper GEMMs forced" "$([ $? = 0 ] && echo PASS || echo FAIL)"
+while read -r _ k v; do add "tma_$k" "$v"; done < <(grep "^figure " "$OUT/parity_tma.log")
 
 step "3b. the policy end to end (groot run) on the 3B checkpoint: CUDA fp32 vs CPU"
 run_args=(--model $m3b --data-config fourier_gr1_arms_only --embodiment gr1
@@ -102,6 +107,7 @@ run_args=(--model $m3b --data-config fourier_gr1_arms_only --embodiment gr1
 "$G" run "${run_args[@]}" --device cpu >"$OUT/run_cpu.json" 2>"$OUT/run_cpu.err"
 "$G" run "${run_args[@]}" --device cuda --precision fp32 >"$OUT/run_cuda_fp32.json" 2>"$OUT/run_cuda.err"
 "$G" run "${run_args[@]}" --device cuda --precision bf16 >"$OUT/run_cuda_bf16.json" 2>>"$OUT/run_cuda.err"
+GROOT_GEMM_TMA=1 "$G" run "${run_args[@]}" --device cuda --precision bf16 >"$OUT/run_cuda_bf16_tma1.json" 2>>"$OUT/run_cuda.err"
 while read -r k v; do add "$k" "$v"; done < <(python3 - "$OUT" <<'PYEOF'
 import json, sys, math
 out = sys.argv[1]
@@ -116,6 +122,8 @@ try:
         print(f"groot_run_cuda_{p}_vs_cpu_actions {math.sqrt(num / den):.3e}")
     t = json.load(open(f"{out}/run_cuda_bf16.json"))["timings_ms"]
     print(f"groot_run_cuda_bf16_first_call_total_ms {t['total']:.2f}")
+    t = json.load(open(f"{out}/run_cuda_bf16_tma1.json"))["timings_ms"]
+    print(f"groot_run_cuda_bf16_first_call_ms_GEMM_TMA=1 {t['total']:.2f}")
 except Exception as e:
     print(f"groot_run_compare FAILED:{type(e).__name__}")
 PYEOF
@@ -139,6 +147,10 @@ for p in bf16 fp16 tf32 fp32; do
   "$G" bench --model $m3b --device cuda --precision $p --component every --batch 1 --views 1 \
     --iters 50 --warmup 5 --json >"$OUT/bench_$p.jsonl" 2>"$OUT/bench_$p.err"
 done
+for t in 1 2; do
+  GROOT_GEMM_TMA=$t "$G" bench --model $m3b --device cuda --precision bf16 --component every --batch 1 --views 1 \
+    --iters 50 --warmup 5 --json >"$OUT/bench_bf16_tma$t.jsonl" 2>"$OUT/bench_bf16_tma$t.err"
+done
 for b in 1 4 8 16; do
   "$G" bench --model $m3b --device cuda --precision bf16 --component all --batch $b --views 1 \
     --iters 30 --warmup 3 --json >"$OUT/throughput_b$b.jsonl" 2>"$OUT/throughput_b$b.err"
@@ -147,7 +159,7 @@ python3 - "$OUT" <<'EOF' | tee "$OUT/bench_table.txt"
 import json, sys, glob, os
 out = sys.argv[1]
 print("%-8s %-15s %10s %10s %10s %10s %7s" % ("prec", "component", "median ms", "p90 ms", "floor ms", "ratio", "B"))
-for p in ["bf16", "fp16", "tf32", "fp32"]:
+for p in ["bf16", "bf16_tma1", "bf16_tma2", "fp16", "tf32", "fp32"]:
     f = os.path.join(out, "bench_%s.jsonl" % p)
     if not os.path.exists(f):
         continue

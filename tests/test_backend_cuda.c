@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/cuda/cuda_kernels.h"
 #include "core/half.h"
 #include "core/random.h"
 #include "test_util.h"
@@ -250,6 +251,103 @@ static void test_linear(void)
     snprintf(buf, sizeof buf, "gemm 294x2048x6144 bf16 (%.0f TFLOP/s)", 2.0 * 294 * 2048 * 6144 / (ms / 50) / 1e9);
     add_time(buf, ms / 50);
     rm(&a), rm(&W), rm(&o);
+}
+
+
+/* ---- the Hopper GEMM kernel (gemm_tma.cu), every configuration ---- */
+
+/* Runs gemm_tma.cu directly (not through the route choice) with tile
+ * configuration cfg and K split `splits` ways, against the CPU linear. */
+static void tma_case(void *enc, gr_dtype dt, gr_dtype ydt, gr_act act, int bias, int resmode, int64_t M, int64_t K,
+                     int64_t N, int strided, int cfg, int splits)
+{
+    pair xb = mk(M, K + (strided ? 24 : 0), dt, 1.0f);
+    pair x = strided ? vcols(xb, 8, K) : xb;
+    pair w = mk(N, K, dt, 1.0f / sqrtf((float)K));
+    pair b = mk(1, N, GR_F32, 0.5f);
+    pair y = mk(M, N, ydt, 1.0f);
+    pair r = mk(M, N, ydt, 1.0f);
+    gr_linear Lc = {w.c, b.c, GR_MATH_EXACT};
+    if (!bias)
+        Lc.b.data = NULL;
+    const gr_tensor *rc = NULL, *rg = NULL;
+    if (resmode == 1) {
+        poison(&y);
+        rc = &r.c, rg = &r.g;
+    } else if (resmode == 2) {
+        rc = &y.c, rg = &y.g;
+    } else {
+        poison(&y);
+    }
+    check_ok(CPU->ops->linear(CPU, &x.c, &Lc, act, rc, &y.c), CPU, "linear");
+    grk_gemm_args a = {0};
+    a.x = x.g.data, a.ldx = x.g.ld, a.w = w.g.data, a.ldw = w.g.ld, a.ab_dt = (int)dt;
+    a.bias = bias ? (const float *)b.g.data : NULL;
+    a.act = (int)act;
+    a.res = rg ? rg->data : NULL, a.ldr = rg ? rg->ld : 0;
+    a.y = y.g.data, a.ldy = y.g.ld, a.y_dt = (int)ydt;
+    a.m = M, a.n = N, a.k = K;
+    char what[128], dts[16];
+    snprintf(what, sizeof what, "M%lld K%lld N%lld act %d bias %d res %d%s bn %d split %d", (long long)M,
+             (long long)K, (long long)N, act, bias, resmode, strided ? " strided" : "", grk_gemm_tma_bn(cfg), splits);
+    snprintf(dts, sizeof dts, "%s%s", gr_dtype_name(dt), ydt != dt ? "->F32" : "");
+    CHECK(grk_gemm_tma_fits(&a), "gemm_tma refuses %s", what);
+    cudaError_t e = cudaDeviceSynchronize();
+    if (e == cudaSuccess)
+        e = grk_gemm_tma(enc, &a, cfg, splits, 0);
+    if (e == cudaSuccess)
+        e = cudaDeviceSynchronize();
+    CHECK(e == cudaSuccess, "gemm_tma %s: %s", what, cudaGetErrorString(e));
+    compare("gemm_tma", dts, &y, tol2(dt, ydt), what);
+    rm(&xb), rm(&w), rm(&b), rm(&y), rm(&r);
+}
+
+static void test_gemm_tma(void)
+{
+    void *enc = grk_gemm_tma_encoder();
+    int major = 0, minor = 0;
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0);
+    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0);
+    if (!enc || major != 9 || minor != 0) {
+        printf("gemm_tma: skipped (needs compute capability 9.0, this is %d.%d)\n", major, minor);
+        return;
+    }
+    const int splits[] = {1, 3, 8};
+    for (int cfg = 0; cfg < grk_gemm_tma_configs(); cfg++)
+        for (int si = 0; si < 3; si++) {
+            const int s = splits[si];
+            /* DiT-like rows, K a multiple of 64, every epilogue */
+            for (int act = 0; act < 4; act++)
+                tma_case(enc, GR_BF16, GR_BF16, (gr_act)act, act != 1, act % 3, 49, 512, 320, 0, cfg, s);
+            /* ragged M, N and K (K not a multiple of 64), strided x, float32 out */
+            tma_case(enc, GR_BF16, GR_F32, GR_ACT_GELU_TANH, 1, 1, 130, 200, 268, 1, cfg, s);
+            tma_case(enc, GR_F16, GR_F16, GR_ACT_NONE, 1, 2, 17, 72, 136, 0, cfg, s);
+            tma_case(enc, GR_F16, GR_F32, GR_ACT_SILU, 0, 0, 1, 1152, 64, 0, cfg, s);
+        }
+    /* more splits than K blocks: the empty ranks add zeros */
+    tma_case(enc, GR_BF16, GR_BF16, GR_ACT_NONE, 1, 1, 64, 128, 256, 0, 1, 8);
+    /* a model shape: the language model's o-projection with its residual in place */
+    tma_case(enc, GR_BF16, GR_BF16, GR_ACT_NONE, 0, 2, 294, 2048, 2048, 0, 1, 2);
+    /* a float32 or misaligned operand is refused, never run */
+    grk_gemm_args a = {0};
+    int dummy[8];
+    a.x = a.w = a.y = dummy, a.ab_dt = 0, a.y_dt = 0, a.m = 8, a.n = 8, a.k = 8, a.ldx = a.ldw = a.ldy = 8;
+    CHECK(!grk_gemm_tma_fits(&a), "gemm_tma takes float32 operands");
+    a.ab_dt = a.y_dt = 1, a.ldx = 12;
+    CHECK(!grk_gemm_tma_fits(&a), "gemm_tma takes a row stride of 24 bytes");
+    CHECK(grk_gemm_tma(enc, &a, 0, 1, 0) == cudaErrorInvalidValue, "gemm_tma launched on refused operands");
+
+    /* Through the backend, gemm_tma.cu forced wherever it fits (shapes
+     * not seen above, so their routes are chosen afresh). */
+    setenv("GROOT_GEMM_TMA", "2", 1);
+    for (int act = 0; act < 4; act++)
+        linear_case(GR_BF16, GR_MATH_EXACT, GR_BF16, (gr_act)act, 1, act % 3, 51, 448, 192, act == 1);
+    linear_case(GR_F16, GR_MATH_REDUCED_ACC, GR_F16, GR_ACT_GELU_TANH, 1, 2, 300, 264, 388, 0);
+    /* and chosen by timing against cuBLASLt, whichever wins */
+    setenv("GROOT_GEMM_TMA", "1", 1);
+    linear_case(GR_BF16, GR_MATH_EXACT, GR_BF16, GR_ACT_NONE, 1, 2, 49, 640, 1536, 0);
+    linear_case(GR_BF16, GR_MATH_EXACT, GR_F32, GR_ACT_SILU, 1, 1, 23, 1024, 512, 1);
+    unsetenv("GROOT_GEMM_TMA");
 }
 
 /* ---- norms ---- */
@@ -605,6 +703,7 @@ int main(void)
     }
     check_ok(gr_backend_cpu_create(0, &CPU, &err), GPU, "cpu backend");
     test_linear();
+    test_gemm_tma();
     test_norms();
     test_qk_norm_rope();
     test_attention();

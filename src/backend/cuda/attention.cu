@@ -17,6 +17,7 @@
 #include <math.h>
 
 #include "cuda_dtype.cuh"
+#include "launch.cuh"
 
 namespace {
 
@@ -55,6 +56,8 @@ __global__ void __launch_bounds__(kRefWarps * 32)
 ref_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, const int *lk_dev, int group,
               int d, int causal, float scale_log2)
 {
+    grk_pdl_wait();
+    grk_pdl_release();
     lk = valid_keys(lk, lk_dev);
     extern __shared__ float sm[];
     float *Qs = sm;                          /* [BQ][d] */
@@ -325,6 +328,8 @@ template <typename T, int DP, int NW>
 __global__ void __launch_bounds__(NW * 32, 1)
 tc_attention(const tc_args a)
 {
+    grk_pdl_wait();
+    grk_pdl_release();
     extern __shared__ __align__(16) unsigned char smraw[];
     const int S = DP + kPad;
     typedef mma_op<T> op;
@@ -622,7 +627,7 @@ int tc_stages(int dp, tc_cfg c, int lk, long blocks, int num_sms)
 }
 
 template <typename T, int DP, int NW>
-cudaError_t launch_tc_nw(tc_args a, int heads, tc_cfg c, int num_sms, cudaStream_t s)
+cudaError_t launch_tc_nw(tc_args a, int heads, tc_cfg c, int num_sms, grk_stream s)
 {
     a.hpc = c.hpc;
     a.wr = c.wr;
@@ -638,12 +643,12 @@ cudaError_t launch_tc_nw(tc_args a, int heads, tc_cfg c, int num_sms, cudaStream
             return e;
     }
     dim3 grid((unsigned)cdiv(a.lq, 16 * c.wr / c.hpc), (unsigned)(heads / c.hpc));
-    tc_attention<T, DP, NW><<<grid, NW * 32, smem, s>>>(a);
+    grk_launch(tc_attention<T, DP, NW>, dim3(grid), dim3(NW * 32), smem, s, a);
     return cudaGetLastError();
 }
 
 template <typename T, int DP>
-cudaError_t launch_tc_dp(const tc_args &a, int heads, tc_cfg c, int num_sms, cudaStream_t s)
+cudaError_t launch_tc_dp(const tc_args &a, int heads, tc_cfg c, int num_sms, grk_stream s)
 {
     if (c.nw == 8)
         return launch_tc_nw<T, DP, 8>(a, heads, c, num_sms, s);
@@ -653,7 +658,7 @@ cudaError_t launch_tc_dp(const tc_args &a, int heads, tc_cfg c, int num_sms, cud
 }
 
 template <typename T>
-cudaError_t launch_tc(const tc_args &a, int heads, tc_cfg c, int num_sms, cudaStream_t s)
+cudaError_t launch_tc(const tc_args &a, int heads, tc_cfg c, int num_sms, grk_stream s)
 {
     const int d = a.d;
     if (d <= 16) return launch_tc_dp<T, 16>(a, heads, c, num_sms, s);
@@ -728,7 +733,7 @@ tc_cfg choose_tc(int lq, int lk, int heads, int group, int d, int causal, int nu
 
 template <int DCH>
 cudaError_t launch_ref(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, const int *lk_dev,
-                       int heads, int group, int d, int causal, float sl2, cudaStream_t s)
+                       int heads, int group, int d, int causal, float sl2, grk_stream s)
 {
     size_t smem = ref_smem_bytes(d);
     cudaError_t e = cudaFuncSetAttribute(ref_attention<DCH>,
@@ -736,7 +741,8 @@ cudaError_t launch_ref(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int
     if (e != cudaSuccess)
         return e;
     dim3 grid((unsigned)((lq + kRefBQ - 1) / kRefBQ), (unsigned)heads);
-    ref_attention<DCH><<<grid, kRefWarps * 32, smem, s>>>(q, k, v, out, lq, lk, lk_dev, group, d, causal, sl2);
+    grk_launch(ref_attention<DCH>, dim3(grid), dim3(kRefWarps * 32), smem, s, q, k, v, out, lq, lk, lk_dev, group, d,
+               causal, sl2);
     return cudaGetLastError();
 }
 
@@ -772,7 +778,7 @@ tc_args tc_prepare(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk,
 
 extern "C" cudaError_t grk_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk,
                                      const int32_t *lk_dev, int heads, int kv_heads, int head_dim, int causal,
-                                     float scale, int num_sms, cudaStream_t s)
+                                     float scale, int num_sms, grk_stream s)
 {
     if (lq <= 0 || heads <= 0)
         return cudaSuccess;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cuda/cuda_kernels.h"
 #include "core/half.h"
 
 /* Largest staging chunk: big uploads (the embedding table) go through in
@@ -299,6 +300,18 @@ groot_status gr_backend_cuda_create(int num_threads, gr_backend **out, gr_error 
         return create_fail(cb, err, e, "cudaSetDevice(0)");
     if ((e = cudaDeviceGetAttribute(&cb->num_sms, cudaDevAttrMultiProcessorCount, 0)) != cudaSuccess)
         return create_fail(cb, err, e, "device attributes");
+    int cc_major = 0, cc_minor = 0;
+    if ((e = cudaDeviceGetAttribute(&cc_major, cudaDevAttrComputeCapabilityMajor, 0)) != cudaSuccess ||
+        (e = cudaDeviceGetAttribute(&cc_minor, cudaDevAttrComputeCapabilityMinor, 0)) != cudaSuccess)
+        return create_fail(cb, err, e, "device attributes");
+    /* gemm_tma.cu is built for sm_90a, which runs on compute capability 9.0 only. */
+    if (cc_major == 9 && cc_minor == 0)
+        cb->tma_encoder = grk_gemm_tma_encoder();
+    /* Programmatic dependent launch pays only beside the Hopper GEMMs,
+     * which start fetching weights early; among cuBLASLt's kernels it
+     * slowed TF32 calls (BENCHMARKS.md, "Hopper GEMM"). */
+    const char *tma = getenv("GROOT_GEMM_TMA");
+    cb->pdl = cb->tma_encoder && tma && (tma[0] == '1' || tma[0] == '2');
     if ((e = cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking)) != cudaSuccess)
         return create_fail(cb, err, e, "stream");
     cublasStatus_t bs = cublasLtCreate(&cb->lt);

@@ -11,6 +11,7 @@
 #include <cuda_runtime_api.h>
 
 #include "backend/backend.h"
+#include "backend/cuda/cuda_kernels.h"
 
 /* A cached cuBLASLt plan: everything the heuristic decided for one GEMM
  * shape, so repeated calls (and graph capture) allocate nothing. */
@@ -47,6 +48,20 @@ typedef struct gr_cuda_bias16 {
     unsigned long long buf_id;
     void *dev;
 } gr_cuda_bias16;
+
+/* Which kernel runs a linear of one shape (cuda_gemm_tma.c): cuBLASLt
+ * (cfg -1) or gemm_tma.cu's configuration cfg with K split `splits` ways. */
+typedef struct gr_cuda_tma_key {
+    int64_t m, n, k, ldx, ldw, ldy, ldr;
+    int ab_type, y_type, act, has_bias, has_res, res_is_y;
+} gr_cuda_tma_key;
+
+typedef struct gr_cuda_tma_route {
+    gr_cuda_tma_key key;
+    int used;
+    uint64_t last_use;
+    int cfg, splits;
+} gr_cuda_tma_route;
 
 #define GR_CUDA_GEMM_PLANS 256
 #define GR_CUDA_GRAPHS 32
@@ -117,9 +132,25 @@ typedef struct gr_cuda_backend {
     size_t tune_rot_cap;
     cudaEvent_t tune_ev[2];
     int tune_ev_ready;
+
+    /* cuda_gemm_tma.c: the driver's tensor-map encoder (NULL: no Hopper
+     * GEMMs on this device), the routes chosen per shape, and a scratch
+     * output for timing them (released with the tuning buffers). */
+    void *tma_encoder;
+    int pdl; /* own kernels launch as programmatic dependents (with the Hopper GEMMs only) */
+    gr_cuda_tma_route tma_routes[GR_CUDA_GEMM_PLANS];
+    uint64_t tma_clock;
+    void *tma_tune_y;
+    size_t tma_tune_y_cap;
 } gr_cuda_backend;
 
 static inline gr_cuda_backend *gr_cuda(gr_backend *be) { return (gr_cuda_backend *)be; }
+
+static inline grk_stream gr_cuda_ks(const gr_cuda_backend *cb)
+{
+    grk_stream k = {cb->stream, cb->pdl};
+    return k;
+}
 
 /* Turns a CUDA error into a status and a message naming the op. */
 groot_status gr_cuda_fail(gr_backend *be, cudaError_t e, const char *op, const char *detail);
@@ -143,6 +174,15 @@ groot_status gr_cuda_scratch(gr_cuda_backend *cb, size_t bytes, void **out);
 groot_status gr_cuda_linear(gr_backend *be, const gr_tensor *x, const gr_linear *L, gr_act act,
                             const gr_tensor *residual, gr_tensor *y);
 void gr_cuda_gemm_plans_destroy(gr_cuda_backend *cb);
+/* The cuBLASLt route of linear, operands already checked. */
+groot_status gr_cuda_linear_cublas(gr_cuda_backend *cb, const gr_tensor *x, const gr_linear *L, gr_act act,
+                                   const gr_tensor *residual, gr_tensor *y);
+/* Runs linear on gemm_tma.cu when that is the faster route for this
+ * shape (chosen by timing on first use); *done 0 leaves it to cuBLASLt. */
+groot_status gr_cuda_linear_tma(gr_cuda_backend *cb, const gr_tensor *x, const gr_linear *L, gr_act act,
+                                const gr_tensor *residual, gr_tensor *y, int *done);
+/* Grows a tuning buffer (synchronizes; outside captures only). */
+groot_status gr_cuda_tune_alloc(gr_cuda_backend *cb, void **buf, size_t *cap, size_t bytes, const char *what);
 /* Frees the autotuning buffers (plans and bias copies stay). */
 void gr_cuda_gemm_tune_release(gr_cuda_backend *cb);
 

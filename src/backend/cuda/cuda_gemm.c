@@ -232,17 +232,18 @@ static int capturing_now(gr_cuda_backend *cb)
 
 void gr_cuda_gemm_tune_release(gr_cuda_backend *cb)
 {
-    if (!cb->tune_d && !cb->tune_rot)
+    if (!cb->tune_d && !cb->tune_rot && !cb->tma_tune_y)
         return;
     /* Queued timing runs may still use them. */
     cudaStreamSynchronize(cb->stream);
     cudaFree(cb->tune_d);
     cudaFree(cb->tune_rot);
-    cb->tune_d = cb->tune_rot = NULL;
-    cb->tune_d_cap = cb->tune_rot_cap = 0;
+    cudaFree(cb->tma_tune_y);
+    cb->tune_d = cb->tune_rot = cb->tma_tune_y = NULL;
+    cb->tune_d_cap = cb->tune_rot_cap = cb->tma_tune_y_cap = 0;
 }
 
-static groot_status tune_alloc(gr_cuda_backend *cb, void **buf, size_t *cap, size_t bytes, const char *what)
+groot_status gr_cuda_tune_alloc(gr_cuda_backend *cb, void **buf, size_t *cap, size_t bytes, const char *what)
 {
     if (bytes <= *cap)
         return GROOT_OK;
@@ -558,7 +559,7 @@ static groot_status plan_tune(gr_cuda_backend *cb, gr_cuda_gemm_plan *p, const v
         t->reps = t->copies < 8 ? 8 : t->copies;
         t->rot[0] = a;
         if (copies > 1)
-            st = tune_alloc(cb, &cb->tune_rot, &cb->tune_rot_cap, copies * stride, "tuning weight copies");
+            st = gr_cuda_tune_alloc(cb, &cb->tune_rot, &cb->tune_rot_cap, copies * stride, "tuning weight copies");
         for (size_t i = 0; !st && copies > 1 && i < copies; i++) {
             t->rot[i] = (const char *)cb->tune_rot + i * stride;
             cudaError_t e = cudaMemcpyAsync((void *)t->rot[i], a, span, cudaMemcpyDeviceToDevice, cb->stream);
@@ -567,7 +568,7 @@ static groot_status plan_tune(gr_cuda_backend *cb, gr_cuda_gemm_plan *p, const v
         }
     }
     if (!st)
-        st = tune_alloc(cb, &cb->tune_d, &cb->tune_d_cap, d_bytes, "tuning scratch");
+        st = gr_cuda_tune_alloc(cb, &cb->tune_d, &cb->tune_d_cap, d_bytes, "tuning scratch");
     if (!st && !cb->tune_ev_ready) {
         cudaError_t e = cudaEventCreate(&cb->tune_ev[0]);
         if (e == cudaSuccess && (e = cudaEventCreate(&cb->tune_ev[1])) != cudaSuccess)
@@ -891,11 +892,8 @@ groot_status gr_cuda_linear(gr_backend *be, const gr_tensor *x, const gr_linear 
     if (y->dtype != x->dtype && y->dtype != GR_F32)
         return gr_fail(&be->err, GROOT_ERR_UNSUPPORTED, "cuda linear: %s inputs cannot write a %s output",
                        gr_dtype_name(x->dtype), gr_dtype_name(y->dtype));
-    const float *bias = NULL;
-    if (gr_tensor_present(&L->b)) {
+    if (gr_tensor_present(&L->b))
         GR_TRY(gr_cuda_check(be, "linear", "bias", &L->b, GR_F32, 1, N));
-        bias = (const float *)L->b.data;
-    }
     if (gr_tensor_present(residual)) {
         GR_TRY(gr_cuda_check(be, "linear", "residual", residual, y->dtype, M, N));
     } else {
@@ -905,7 +903,20 @@ groot_status gr_cuda_linear(gr_backend *be, const gr_tensor *x, const gr_linear 
         return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "cuda linear: unknown activation %d", (int)act);
     if (M == 0 || N == 0)
         return GROOT_OK;
+    int done = 0;
+    GR_TRY(gr_cuda_linear_tma(cb, x, L, act, residual, y, &done));
+    if (done)
+        return GROOT_OK;
+    return gr_cuda_linear_cublas(cb, x, L, act, residual, y);
+}
 
+groot_status gr_cuda_linear_cublas(gr_cuda_backend *cb, const gr_tensor *x, const gr_linear *L, gr_act act,
+                                   const gr_tensor *residual, gr_tensor *y)
+{
+    gr_backend *be = &cb->base;
+    const gr_tensor *w = &L->w;
+    const int64_t M = x->rows, N = w->rows;
+    const float *bias = gr_tensor_present(&L->b) ? (const float *)L->b.data : NULL;
     int ran = 0;
     if (act == GR_ACT_NONE || ((act == GR_ACT_GELU_TANH || act == GR_ACT_RELU) && !residual)) {
         cublasLtEpilogue_t epi = epilogue_for(act, bias != NULL);
@@ -938,6 +949,6 @@ groot_status gr_cuda_linear(gr_backend *be, const gr_tensor *x, const gr_linear 
     grk_mat tm = {t, GR_F32, ldt};
     grk_mat rm = {residual ? residual->data : NULL, residual ? (int)residual->dtype : 0, residual ? residual->ld : 0};
     grk_mat ym = {y->data, y->dtype, y->ld};
-    GR_CUDA_TRY(be, grk_act_add(tm, bias, act, rm, ym, M, N, cb->stream), "linear", "epilogue kernel");
+    GR_CUDA_TRY(be, grk_act_add(tm, bias, act, rm, ym, M, N, gr_cuda_ks(cb)), "linear", "epilogue kernel");
     return GROOT_OK;
 }

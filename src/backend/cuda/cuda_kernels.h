@@ -22,6 +22,15 @@ typedef struct grk_mat {
     int64_t ld;
 } grk_mat;
 
+/* Where a launcher enqueues: the stream, and whether its kernel is launched
+ * as a programmatic dependent (launch.cuh), which only pays where the
+ * kernels around it are launched so too (the Hopper GEMMs): among
+ * cuBLASLt's kernels it made TF32 calls 12% slower on an H100. */
+typedef struct grk_stream {
+    cudaStream_t s;
+    int pdl;
+} grk_stream;
+
 /* Activation codes match gr_act. */
 
 /* ---- norm.cu ---- */
@@ -30,12 +39,12 @@ typedef struct grk_mat {
  * w, b, scale, shift are float32 [cols] or NULL. */
 cudaError_t grk_rownorm(grk_mat x, grk_mat y, int64_t rows, int64_t cols, int center,
                         const float *w, const float *b, const float *scale, const float *shift,
-                        float eps, cudaStream_t s);
+                        float eps, grk_stream s);
 /* In place on x [rows, heads*head_dim]: per head RMSNorm(w) then rotate_half RoPE
  * with cos/sin [rows, head_dim/2] (row strides ldc). */
 cudaError_t grk_qk_norm_rope(grk_mat x, int64_t rows, int heads, int head_dim, const float *w,
                              float eps, const float *cos, const float *sin, int64_t ldc,
-                             cudaStream_t s);
+                             grk_stream s);
 
 /* ---- attention.cu ---- */
 /* out = softmax(q k^T * scale [causal]) v per head. lk_dev (NULL: all lk
@@ -43,29 +52,59 @@ cudaError_t grk_qk_norm_rope(grk_mat x, int64_t rows, int heads, int head_dim, c
  * block shape so that short sequences still spread over the multiprocessors. */
 cudaError_t grk_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, const int32_t *lk_dev,
                           int heads, int kv_heads, int head_dim, int causal, float scale, int num_sms,
-                          cudaStream_t s);
+                          grk_stream s);
 
 /* ---- elementwise.cu ---- */
 /* y = act(t + bias) + r, with bias float32 [cols] or NULL and r.p NULL when absent
  * (t, r and y may alias each other element for element). */
 cudaError_t grk_act_add(grk_mat t, const float *bias, int act, grk_mat r, grk_mat y, int64_t rows,
-                        int64_t cols, cudaStream_t s);
+                        int64_t cols, grk_stream s);
 /* y = silu(gate) * up. */
 cudaError_t grk_swiglu(grk_mat gate, grk_mat up, grk_mat y, int64_t rows, int64_t cols,
-                       cudaStream_t s);
+                       grk_stream s);
 /* y[r] = x[r] + add[r % add_rows]. */
 cudaError_t grk_add_rows(grk_mat x, grk_mat add, int64_t add_rows, grk_mat y, int64_t rows,
-                         int64_t cols, cudaStream_t s);
+                         int64_t cols, grk_stream s);
 /* y += alpha * x. */
-cudaError_t grk_axpy(float alpha, grk_mat x, grk_mat y, int64_t rows, int64_t cols, cudaStream_t s);
+cudaError_t grk_axpy(float alpha, grk_mat x, grk_mat y, int64_t rows, int64_t cols, grk_stream s);
 /* dst = src, converting dtype (any float pair). */
-cudaError_t grk_copy(grk_mat src, grk_mat dst, int64_t rows, int64_t cols, cudaStream_t s);
+cudaError_t grk_copy(grk_mat src, grk_mat dst, int64_t rows, int64_t cols, grk_stream s);
 /* y[i] = table[ids[i]], or the next images row where ids[i] == image_id. */
 cudaError_t grk_embed(const int32_t *ids, int64_t n, grk_mat table, int image_id, grk_mat images,
-                      grk_mat y, int64_t dim, cudaStream_t s);
+                      grk_mat y, int64_t dim, grk_stream s);
 /* pixels [V, C*H*W] float32 -> y [V*(H/p)*(W/p), C*p*p]. */
 cudaError_t grk_patchify(const float *pixels, int64_t ldp, int64_t views, int channels, int height,
-                         int width, int patch, grk_mat y, cudaStream_t s);
+                         int width, int patch, grk_mat y, grk_stream s);
+
+/* ---- gemm_tma.cu (Hopper sm_90a only) ---- */
+/* y = act(x w^T + bias) + res: x [m, k] and w [n, k] 16-bit (ab_dt), y and
+ * res (optional) of y_dt (ab_dt or float32), bias float32 [n] or NULL. */
+typedef struct grk_gemm_args {
+    const void *x, *w;
+    int64_t ldx, ldw;
+    int ab_dt;
+    const float *bias;
+    int act;
+    const void *res;
+    int64_t ldr;
+    void *y;
+    int64_t ldy;
+    int y_dt;
+    int64_t m, n, k;
+} grk_gemm_args;
+/* cuTensorMapEncodeTiled from the driver (NULL when unavailable). */
+void *grk_gemm_tma_encoder(void);
+/* Number of tile configurations, and the output columns per CTA of one. */
+int grk_gemm_tma_configs(void);
+int grk_gemm_tma_bn(int cfg);
+/* Its ring depth, and how many of its CTAs fit on one SM. */
+int grk_gemm_tma_stages(int cfg);
+int grk_gemm_tma_per_sm(int cfg);
+/* 1 when the kernel takes these operands (dtypes, alignment, strides). */
+int grk_gemm_tma_fits(const grk_gemm_args *a);
+/* Launches as a programmatic dependent with K split over `splits` (1..8)
+ * CTAs of a cluster. */
+cudaError_t grk_gemm_tma(void *encoder, const grk_gemm_args *a, int cfg, int splits, cudaStream_t s);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,7 @@
  * throughout.
  */
 #include "cuda_vec.cuh"
+#include "launch.cuh"
 
 namespace {
 
@@ -21,6 +22,8 @@ unsigned grid_for(int64_t n)
 __global__ void act_add_kernel(grk_mat t, const float *bias, int act, grk_mat r, grk_mat y,
                                int64_t rows, int64_t cols)
 {
+    grk_pdl_wait();
+    grk_pdl_release();
     int64_t n = rows * cols;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x) {
@@ -45,6 +48,8 @@ enum { EW_COPY, EW_SWIGLU, EW_ADD_ROWS, EW_AXPY };
 __global__ void ew_kernel(int op, grk_mat a, grk_mat b, grk_mat y, int64_t rows, int64_t cols, int64_t b_rows,
                           float alpha, int vec)
 {
+    grk_pdl_wait();
+    grk_pdl_release();
     int64_t c0 = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * 8;
     if (c0 >= cols)
         return;
@@ -78,6 +83,8 @@ __global__ void ew_kernel(int op, grk_mat a, grk_mat b, grk_mat y, int64_t rows,
 __global__ void embed_kernel(const int32_t *ids, int64_t n, grk_mat table, int image_id,
                              grk_mat images, grk_mat y, int64_t dim)
 {
+    grk_pdl_wait();
+    grk_pdl_release();
     __shared__ int warp_counts[32];
     int64_t row = blockIdx.x;
     int id = ids[row];
@@ -112,6 +119,8 @@ __global__ void embed_kernel(const int32_t *ids, int64_t n, grk_mat table, int i
 __global__ void patchify_kernel(const float *pix, int64_t ldp, int64_t views, int C, int H, int W,
                                 int p, grk_mat y)
 {
+    grk_pdl_wait();
+    grk_pdl_release();
     int gw = W / p, gh = H / p;
     int64_t cols = (int64_t)C * p * p;
     int64_t rows = views * gh * gw;
@@ -133,11 +142,11 @@ __global__ void patchify_kernel(const float *pix, int64_t ldp, int64_t views, in
 } // namespace
 
 extern "C" cudaError_t grk_act_add(grk_mat t, const float *bias, int act, grk_mat r, grk_mat y,
-                                   int64_t rows, int64_t cols, cudaStream_t s)
+                                   int64_t rows, int64_t cols, grk_stream s)
 {
     if (rows <= 0 || cols <= 0)
         return cudaSuccess;
-    act_add_kernel<<<grid_for(rows * cols), kThreads, 0, s>>>(t, bias, act, r, y, rows, cols);
+    grk_launch(act_add_kernel, dim3(grid_for(rows * cols)), dim3(kThreads), 0, s, t, bias, act, r, y, rows, cols);
     return cudaGetLastError();
 }
 
@@ -145,7 +154,7 @@ extern "C" cudaError_t grk_act_add(grk_mat t, const float *bias, int act, grk_ma
  * rows so that a block still holds 256 threads' work), the rest of the
  * block takes further rows. */
 static cudaError_t ew_launch(int op, grk_mat a, grk_mat b, grk_mat y, int64_t rows, int64_t cols, int64_t b_rows,
-                             float alpha, cudaStream_t s)
+                             float alpha, grk_stream s)
 {
     if (rows <= 0 || cols <= 0)
         return cudaSuccess;
@@ -159,49 +168,49 @@ static cudaError_t ew_launch(int op, grk_mat a, grk_mat b, grk_mat y, int64_t ro
     if (gx > INT32_MAX)
         return cudaErrorInvalidValue;
     dim3 grid((unsigned)gx, (unsigned)(gy < 65535 ? gy : 65535));
-    ew_kernel<<<grid, dim3((unsigned)tx, (unsigned)ty), 0, s>>>(op, a, b, y, rows, cols, b_rows, alpha, vec);
+    grk_launch(ew_kernel, dim3(grid), dim3(dim3((unsigned)tx, (unsigned)ty)), 0, s, op, a, b, y, rows, cols, b_rows, alpha, vec);
     return cudaGetLastError();
 }
 
 extern "C" cudaError_t grk_swiglu(grk_mat gate, grk_mat up, grk_mat y, int64_t rows, int64_t cols,
-                                  cudaStream_t s)
+                                  grk_stream s)
 {
     return ew_launch(EW_SWIGLU, gate, up, y, rows, cols, rows, 0.0f, s);
 }
 
 extern "C" cudaError_t grk_add_rows(grk_mat x, grk_mat add, int64_t add_rows, grk_mat y,
-                                    int64_t rows, int64_t cols, cudaStream_t s)
+                                    int64_t rows, int64_t cols, grk_stream s)
 {
     return ew_launch(EW_ADD_ROWS, x, add, y, rows, cols, add_rows, 0.0f, s);
 }
 
 extern "C" cudaError_t grk_axpy(float alpha, grk_mat x, grk_mat y, int64_t rows, int64_t cols,
-                                cudaStream_t s)
+                                grk_stream s)
 {
     return ew_launch(EW_AXPY, x, y, y, rows, cols, rows, alpha, s);
 }
 
-extern "C" cudaError_t grk_copy(grk_mat src, grk_mat dst, int64_t rows, int64_t cols, cudaStream_t s)
+extern "C" cudaError_t grk_copy(grk_mat src, grk_mat dst, int64_t rows, int64_t cols, grk_stream s)
 {
     return ew_launch(EW_COPY, src, src, dst, rows, cols, rows, 0.0f, s);
 }
 
 extern "C" cudaError_t grk_embed(const int32_t *ids, int64_t n, grk_mat table, int image_id,
-                                 grk_mat images, grk_mat y, int64_t dim, cudaStream_t s)
+                                 grk_mat images, grk_mat y, int64_t dim, grk_stream s)
 {
     if (n <= 0)
         return cudaSuccess;
-    embed_kernel<<<(unsigned)n, kThreads, 0, s>>>(ids, n, table, image_id, images, y, dim);
+    grk_launch(embed_kernel, dim3((unsigned)n), dim3(kThreads), 0, s, ids, n, table, image_id, images, y, dim);
     return cudaGetLastError();
 }
 
 extern "C" cudaError_t grk_patchify(const float *pixels, int64_t ldp, int64_t views, int channels,
-                                    int height, int width, int patch, grk_mat y, cudaStream_t s)
+                                    int height, int width, int patch, grk_mat y, grk_stream s)
 {
     int64_t n = views * (height / patch) * (width / patch) * (int64_t)channels * patch * patch;
     if (n <= 0)
         return cudaSuccess;
-    patchify_kernel<<<grid_for(n), kThreads, 0, s>>>(pixels, ldp, views, channels, height, width,
+    grk_launch(patchify_kernel, dim3(grid_for(n)), dim3(kThreads), 0, s, pixels, ldp, views, channels, height, width,
                                                       patch, y);
     return cudaGetLastError();
 }

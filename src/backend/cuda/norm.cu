@@ -13,6 +13,7 @@
  * then squared deviations from it), from registers.
  */
 #include "cuda_vec.cuh"
+#include "launch.cuh"
 
 namespace {
 
@@ -88,6 +89,8 @@ __global__ void __launch_bounds__(kRowThreads) rownorm_kernel(grk_mat x, grk_mat
                                                               const float *b, const float *scale,
                                                               const float *shift, float eps)
 {
+    grk_pdl_wait();
+    grk_pdl_release();
     __shared__ float red[32];
     int64_t row;
     int t, tpr;
@@ -185,6 +188,8 @@ __global__ void qk_norm_rope_kernel(grk_mat x, int64_t rows, int heads, int hd, 
                                     float eps, const float *__restrict__ cosT, const float *__restrict__ sinT,
                                     int64_t ldc)
 {
+    grk_pdl_wait();
+    grk_pdl_release();
     int h = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     int lane = threadIdx.x & 31;
     if (h >= heads)
@@ -249,6 +254,8 @@ __global__ void qk_norm_rope_vec_kernel(grk_mat x, int64_t rows, int64_t chunks,
                                         float eps, const float *__restrict__ cosT, const float *__restrict__ sinT,
                                         int64_t ldc)
 {
+    grk_pdl_wait();
+    grk_pdl_release();
     const int64_t g = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     const bool on = g < chunks; /* off lanes still shuffle: the masks are full */
     const int tph = hd >> 3, half = hd >> 1;
@@ -289,7 +296,7 @@ __global__ void qk_norm_rope_vec_kernel(grk_mat x, int64_t rows, int64_t chunks,
 
 extern "C" cudaError_t grk_rownorm(grk_mat x, grk_mat y, int64_t rows, int64_t cols, int center,
                                    const float *w, const float *b, const float *scale,
-                                   const float *shift, float eps, cudaStream_t s)
+                                   const float *shift, float eps, grk_stream s)
 {
     if (rows <= 0 || cols <= 0)
         return cudaSuccess;
@@ -302,14 +309,14 @@ extern "C" cudaError_t grk_rownorm(grk_mat x, grk_mat y, int64_t rows, int64_t c
             vec = 0;
     const int64_t nch = (cols + 7) / 8;
     if (nch <= 32) { /* a warp holds the row: no barriers; 8 rows per block */
-        rownorm_kernel<true><<<(unsigned)((rows + 7) / 8), 256, 0, s>>>(x, y, rows, cols, true, center, vec, w, b,
+        grk_launch(rownorm_kernel<true>, dim3((unsigned)((rows + 7) / 8)), dim3(256), 0, s, x, y, rows, cols, true, center, vec, w, b,
                                                                           scale, shift, eps);
     } else if (nch <= kRowThreads) {
         int threads = (int)((nch + 31) / 32 * 32);
-        rownorm_kernel<true><<<(unsigned)rows, threads, 0, s>>>(x, y, rows, cols, false, center, vec, w, b, scale,
+        grk_launch(rownorm_kernel<true>, dim3((unsigned)rows), dim3(threads), 0, s, x, y, rows, cols, false, center, vec, w, b, scale,
                                                                  shift, eps);
     } else {
-        rownorm_kernel<false><<<(unsigned)rows, kRowThreads, 0, s>>>(x, y, rows, cols, false, center, vec, w, b,
+        grk_launch(rownorm_kernel<false>, dim3((unsigned)rows), dim3(kRowThreads), 0, s, x, y, rows, cols, false, center, vec, w, b,
                                                                       scale, shift, eps);
     }
     return cudaGetLastError();
@@ -317,7 +324,7 @@ extern "C" cudaError_t grk_rownorm(grk_mat x, grk_mat y, int64_t rows, int64_t c
 
 extern "C" cudaError_t grk_qk_norm_rope(grk_mat x, int64_t rows, int heads, int head_dim,
                                         const float *w, float eps, const float *cos,
-                                        const float *sin, int64_t ldc, cudaStream_t s)
+                                        const float *sin, int64_t ldc, grk_stream s)
 {
     if (rows <= 0 || heads <= 0)
         return cudaSuccess;
@@ -327,7 +334,7 @@ extern "C" cudaError_t grk_qk_norm_rope(grk_mat x, int64_t rows, int heads, int 
         grk_vec_ok_f32(sin) && ldc % 4 == 0) {
         int threads = chunks < 256 ? (int)((chunks + 31) / 32 * 32) : 256;
         dim3 grid((unsigned)((chunks + threads - 1) / threads), (unsigned)(rows < 65535 ? rows : 65535));
-        qk_norm_rope_vec_kernel<<<grid, threads, 0, s>>>(x, rows, chunks, head_dim, w, eps, cos, sin, ldc);
+        grk_launch(qk_norm_rope_vec_kernel, dim3(grid), dim3(threads), 0, s, x, rows, chunks, head_dim, w, eps, cos, sin, ldc);
         return cudaGetLastError();
     }
     int wpb = heads < 8 ? heads : 8;
@@ -336,12 +343,12 @@ extern "C" cudaError_t grk_qk_norm_rope(grk_mat x, int64_t rows, int heads, int 
      * cost occupancy (a second wave at 294 x 16 heads). */
     int half = head_dim / 2;
     if (half <= 32)
-        qk_norm_rope_kernel<1><<<grid, 32 * wpb, 0, s>>>(x, rows, heads, head_dim, w, eps, cos, sin, ldc);
+        grk_launch(qk_norm_rope_kernel<1>, dim3(grid), dim3(32 * wpb), 0, s, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
     else if (half <= 64)
-        qk_norm_rope_kernel<2><<<grid, 32 * wpb, 0, s>>>(x, rows, heads, head_dim, w, eps, cos, sin, ldc);
+        grk_launch(qk_norm_rope_kernel<2>, dim3(grid), dim3(32 * wpb), 0, s, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
     else if (half <= 128)
-        qk_norm_rope_kernel<4><<<grid, 32 * wpb, 0, s>>>(x, rows, heads, head_dim, w, eps, cos, sin, ldc);
+        grk_launch(qk_norm_rope_kernel<4>, dim3(grid), dim3(32 * wpb), 0, s, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
     else
-        qk_norm_rope_kernel<0><<<grid, 32 * wpb, 0, s>>>(x, rows, heads, head_dim, w, eps, cos, sin, ldc);
+        grk_launch(qk_norm_rope_kernel<0>, dim3(grid), dim3(32 * wpb), 0, s, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
     return cudaGetLastError();
 }

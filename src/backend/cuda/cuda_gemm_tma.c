@@ -1,0 +1,270 @@
+/*
+ * Chooses, per linear shape, between cuBLASLt and the Hopper kernel of
+ * gemm_tma.cu, and runs the latter.
+ *
+ * The first use of a shape outside a capture times every candidate
+ * configuration of gemm_tma.cu (tile width, K split) and the cuBLASLt
+ * route (after cuBLASLt's own tuning), each run alone with the L2 flushed
+ * before it, so the weight comes from DRAM as in the model; the fastest
+ * is kept. Inside a graph gemm_tma.cu gains more than this measures (it
+ * overlaps its weight fetch with the previous kernel), so it keeps ties.
+ * Timing runs write a scratch output: the real one may be the residual.
+ *
+ * GROOT_GEMM_TMA picks the policy: 0 (default) never uses gemm_tma.cu,
+ * 1 chooses by timing, 2 uses it wherever it fits (still timing its
+ * configurations). It is off by default because on an H100 it does not
+ * yet pay: inside the graph the DiT step is within 2% of cuBLASLt's either
+ * way and the 256/304-row GEMMs of the backbone are up to twice as slow,
+ * while timing its candidates adds ~70 ms to the first call of every
+ * prompt-length bucket of the 3B model (BENCHMARKS.md, "Hopper GEMM").
+ */
+#include "backend/cuda/cuda_backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cuda/cuda_kernels.h"
+
+#define TMA_MAX_CANDS 64
+#define TMA_REPS 9
+
+typedef struct tma_cand {
+    int cfg, splits; /* cfg -1: cuBLASLt */
+    float us;
+} tma_cand;
+
+static int tma_mode(void)
+{
+    const char *env = getenv("GROOT_GEMM_TMA");
+    return env && (env[0] == '1' || env[0] == '2') ? env[0] - '0' : 0;
+}
+
+static void fill_args(grk_gemm_args *a, const gr_tensor *x, const gr_linear *L, gr_act act,
+                      const gr_tensor *residual, void *y, int64_t ldy, gr_dtype y_type)
+{
+    memset(a, 0, sizeof *a);
+    a->x = x->data;
+    a->ldx = x->ld;
+    a->w = L->w.data;
+    a->ldw = L->w.ld;
+    a->ab_dt = (int)x->dtype;
+    a->bias = gr_tensor_present(&L->b) ? (const float *)L->b.data : NULL;
+    a->act = (int)act;
+    a->res = residual ? residual->data : NULL;
+    a->ldr = residual ? residual->ld : 0;
+    a->y = y;
+    a->ldy = ldy;
+    a->y_dt = (int)y_type;
+    a->m = x->rows;
+    a->n = L->w.rows;
+    a->k = x->cols;
+}
+
+/* Configurations worth timing: for each tile width, no split, and the
+ * splits that bring the CTA count to between half and twice the SMs
+ * (two CTAs fit on an SM). */
+static int list_candidates(const grk_gemm_args *a, int num_sms, tma_cand *c, int max)
+{
+    int n = 0;
+    const int64_t mt = (a->m + 63) / 64, kblocks = (a->k + 63) / 64;
+    for (int cfg = 0; cfg < grk_gemm_tma_configs(); cfg++) {
+        const int bn = grk_gemm_tma_bn(cfg), per_sm = grk_gemm_tma_per_sm(cfg);
+        if (bn > 64 && a->n <= bn / 2)
+            continue; /* a narrower tile covers N with less padding */
+        const int64_t tiles = mt * ((a->n + bn - 1) / bn);
+        for (int s = 1; s <= 8 && s <= kblocks && n < max; s++) {
+            const int64_t ctas = tiles * s;
+            const int64_t per = (kblocks + s - 1) / s;
+            if (s > 1 && ((kblocks + per - 1) / per < s || ctas > per_sm * (int64_t)num_sms))
+                break;
+            if (s == 1 || 2 * ctas >= num_sms) {
+                c[n].cfg = cfg;
+                c[n].splits = s;
+                c[n].us = -1.0f;
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
+static groot_status run_cand(gr_cuda_backend *cb, const tma_cand *c, const grk_gemm_args *a, const gr_tensor *x,
+                             const gr_linear *L, gr_act act, const gr_tensor *residual, gr_tensor *y)
+{
+    if (c->cfg < 0)
+        return gr_cuda_linear_cublas(cb, x, L, act, residual, y);
+    GR_CUDA_TRY(&cb->base, grk_gemm_tma(cb->tma_encoder, a, c->cfg, c->splits, cb->stream), "linear",
+                "Hopper GEMM launch");
+    return GROOT_OK;
+}
+
+static int cmp_float(const void *p, const void *q)
+{
+    float a = *(const float *)p, b = *(const float *)q;
+    return a < b ? -1 : a > b;
+}
+
+/* Median of TMA_REPS runs, each after the L2 was overwritten. */
+static groot_status time_cand(gr_cuda_backend *cb, tma_cand *c, const grk_gemm_args *a, const gr_tensor *x,
+                              const gr_linear *L, gr_act act, const gr_tensor *residual, gr_tensor *y,
+                              size_t flush_bytes)
+{
+    gr_backend *be = &cb->base;
+    float t[TMA_REPS];
+    GR_TRY(run_cand(cb, c, a, x, L, act, residual, y)); /* warm: first-use work happens here */
+    for (int r = 0; r < TMA_REPS; r++) {
+        GR_CUDA_TRY(be, cudaMemsetAsync(cb->tune_rot, r & 0xff, flush_bytes, cb->stream), "linear", "L2 flush");
+        GR_CUDA_TRY(be, cudaEventRecord(cb->tune_ev[0], cb->stream), "linear", "tuning event");
+        GR_TRY(run_cand(cb, c, a, x, L, act, residual, y));
+        GR_CUDA_TRY(be, cudaEventRecord(cb->tune_ev[1], cb->stream), "linear", "tuning event");
+        GR_CUDA_TRY(be, cudaEventSynchronize(cb->tune_ev[1]), "linear", "tuning sync");
+        float ms = 0.0f;
+        GR_CUDA_TRY(be, cudaEventElapsedTime(&ms, cb->tune_ev[0], cb->tune_ev[1]), "linear", "tuning time");
+        t[r] = 1000.0f * ms;
+    }
+    qsort(t, TMA_REPS, sizeof t[0], cmp_float);
+    c->us = t[TMA_REPS / 2];
+    return GROOT_OK;
+}
+
+static groot_status choose(gr_cuda_backend *cb, gr_cuda_tma_route *rt, const grk_gemm_args *real, const gr_tensor *x,
+                           const gr_linear *L, gr_act act, const gr_tensor *residual, const gr_tensor *y, int mode)
+{
+    gr_backend *be = &cb->base;
+    tma_cand c[TMA_MAX_CANDS];
+    int n = 0;
+    if (mode == 1) {
+        c[0].cfg = -1;
+        c[0].splits = 0;
+        c[0].us = -1.0f;
+        n = 1;
+    }
+    n += list_candidates(real, cb->num_sms, c + n, TMA_MAX_CANDS - n);
+
+    int l2 = 0;
+    if (cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, cb->device) != cudaSuccess || l2 <= 0)
+        l2 = 64 << 20;
+    const size_t flush = (size_t)l2 * 2;
+    const size_t y_bytes = gr_dtype_size(y->dtype) * (size_t)(y->ld * (y->rows - 1) + y->cols);
+    GR_TRY(gr_cuda_tune_alloc(cb, &cb->tune_rot, &cb->tune_rot_cap, flush, "L2 flush buffer"));
+    GR_TRY(gr_cuda_tune_alloc(cb, &cb->tma_tune_y, &cb->tma_tune_y_cap, y_bytes, "tuning output"));
+    if (!cb->tune_ev_ready) {
+        cudaError_t e = cudaEventCreate(&cb->tune_ev[0]);
+        if (e == cudaSuccess && (e = cudaEventCreate(&cb->tune_ev[1])) != cudaSuccess)
+            cudaEventDestroy(cb->tune_ev[0]);
+        if (e != cudaSuccess)
+            return gr_cuda_fail(be, e, "linear", "tuning events");
+        cb->tune_ev_ready = 1;
+    }
+    gr_tensor ys = *y;
+    ys.data = cb->tma_tune_y;
+    grk_gemm_args a = *real;
+    a.y = ys.data;
+    if (!grk_gemm_tma_fits(&a)) /* cannot happen: cudaMalloc aligns */
+        return GROOT_OK;
+
+    int best = -1;
+    for (int i = 0; i < n; i++) {
+        GR_TRY(time_cand(cb, &c[i], &a, x, L, act, residual, &ys, flush));
+        /* gemm_tma.cu wins ties: it gains more inside a graph */
+        const float scale = c[i].cfg < 0 ? 0.97f : 1.0f;
+        if (best < 0 || c[i].us * scale < c[best].us * (c[best].cfg < 0 ? 0.97f : 1.0f))
+            best = i;
+    }
+    rt->cfg = best >= 0 ? c[best].cfg : -1;
+    rt->splits = best >= 0 ? c[best].splits : 0;
+
+    const char *log = getenv("GROOT_GEMM_LOG");
+    if (log && *log && *log != '0') {
+        fprintf(stderr, "gemm route M=%lld N=%lld K=%lld %s->%s act=%d bias=%d res=%d:", (long long)a.m,
+                (long long)a.n, (long long)a.k, gr_dtype_name(x->dtype), gr_dtype_name(y->dtype), (int)act,
+                a.bias != NULL, a.res != NULL);
+        for (int i = 0; i < n; i++) {
+            if (c[i].cfg < 0)
+                fprintf(stderr, " %scublas %.2f", i == best ? "*" : "", c[i].us);
+            else
+                fprintf(stderr, " %s%d.%d/s%d %.2f", i == best ? "*" : "", grk_gemm_tma_bn(c[i].cfg),
+                        grk_gemm_tma_stages(c[i].cfg), c[i].splits, c[i].us);
+        }
+        fprintf(stderr, "\n");
+    }
+    return GROOT_OK;
+}
+
+static gr_cuda_tma_route *route_find(gr_cuda_backend *cb, const gr_cuda_tma_key *key, int *fresh)
+{
+    gr_cuda_tma_route *victim = NULL;
+    cb->tma_clock++;
+    *fresh = 0;
+    for (int i = 0; i < GR_CUDA_GEMM_PLANS; i++) {
+        gr_cuda_tma_route *r = &cb->tma_routes[i];
+        if (r->used && memcmp(&r->key, key, sizeof *key) == 0) {
+            r->last_use = cb->tma_clock;
+            return r;
+        }
+        if (!victim || (victim->used && (!r->used || r->last_use < victim->last_use)))
+            victim = r;
+    }
+    memset(victim, 0, sizeof *victim);
+    victim->key = *key;
+    victim->used = 1;
+    victim->last_use = cb->tma_clock;
+    victim->cfg = -1;
+    *fresh = 1;
+    return victim;
+}
+
+groot_status gr_cuda_linear_tma(gr_cuda_backend *cb, const gr_tensor *x, const gr_linear *L, gr_act act,
+                                const gr_tensor *residual, gr_tensor *y, int *done)
+{
+    *done = 0;
+    const int mode = tma_mode();
+    if (!cb->tma_encoder || mode == 0)
+        return GROOT_OK;
+    grk_gemm_args a;
+    fill_args(&a, x, L, act, residual, y->data, y->ld, y->dtype);
+    if (!grk_gemm_tma_fits(&a))
+        return GROOT_OK;
+
+    gr_cuda_tma_key key;
+    memset(&key, 0, sizeof key); /* padding too: keys compare with memcmp */
+    key.m = a.m;
+    key.n = a.n;
+    key.k = a.k;
+    key.ldx = a.ldx;
+    key.ldw = a.ldw;
+    key.ldy = a.ldy;
+    key.ldr = a.ldr;
+    key.ab_type = a.ab_dt;
+    key.y_type = a.y_dt;
+    key.act = a.act;
+    key.has_bias = a.bias != NULL;
+    key.has_res = a.res != NULL;
+    key.res_is_y = a.res != NULL && a.res == a.y;
+    int fresh = 0;
+    gr_cuda_tma_route *rt = route_find(cb, &key, &fresh);
+    if (fresh) {
+        enum cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+        int capturing = cb->capturing || cudaStreamIsCapturing(cb->stream, &cs) != cudaSuccess ||
+                        cs != cudaStreamCaptureStatusNone;
+        if (capturing) {
+            /* No timing inside a capture: cuBLASLt this time, and the
+             * choice is made at the next use outside one. */
+            rt->used = 0;
+            return GROOT_OK;
+        } else {
+            groot_status st = choose(cb, rt, &a, x, L, act, residual, y, mode);
+            if (st != GROOT_OK) {
+                rt->used = 0; /* try again next time */
+                return st;
+            }
+        }
+    }
+    if (rt->cfg < 0)
+        return GROOT_OK;
+    GR_CUDA_TRY(&cb->base, grk_gemm_tma(cb->tma_encoder, &a, rt->cfg, rt->splits, cb->stream), "linear",
+                "Hopper GEMM launch");
+    *done = 1;
+    return GROOT_OK;
+}

@@ -1,0 +1,62 @@
+/*
+ * Programmatic dependent launch (Hopper). A call is a chain of hundreds of
+ * short kernels, each of which would otherwise start only after the one
+ * before it has drained and flushed. Launched with grk_launch, a kernel may
+ * be scheduled while its predecessor still runs: it does what does not
+ * depend on earlier kernels (a GEMM fetches its weights), then
+ * grk_pdl_wait() blocks until every earlier kernel has finished and its
+ * writes are visible. grk_pdl_release() lets the next kernel be scheduled
+ * in turn; it only moves that kernel's start, never what it may read.
+ * Without the launch attribute (s.pdl 0), or before sm_90, both do nothing.
+ */
+#ifndef GR_CUDA_LAUNCH_CUH
+#define GR_CUDA_LAUNCH_CUH
+
+#include <cuda_runtime.h>
+
+#include "cuda_kernels.h"
+
+__device__ __forceinline__ void grk_pdl_wait()
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void grk_pdl_release()
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::);
+#endif
+}
+
+/* kernel<<<grid, block, smem, s>>>(args...) as a programmatic dependent.
+ * The kernel must call grk_pdl_wait() before it touches anything an
+ * earlier kernel writes or reads. */
+template <typename... KArgs, typename... Args>
+cudaError_t grk_launch(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, grk_stream s,
+                       Args... args)
+{
+    if (s.pdl) {
+        /* An SM changes its L1/shared split only when idle: a kernel
+         * wanting another split than the GEMMs' could not share SMs with
+         * them, and would not overlap. */
+        cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                             (int)cudaSharedmemCarveoutMaxShared);
+        if (e != cudaSuccess)
+            return e;
+    }
+    cudaLaunchConfig_t lc = {};
+    lc.gridDim = grid;
+    lc.blockDim = block;
+    lc.dynamicSmemBytes = smem;
+    lc.stream = s.s;
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    lc.attrs = at;
+    lc.numAttrs = s.pdl ? 1 : 0;
+    return cudaLaunchKernelEx(&lc, kernel, ((KArgs)args)...);
+}
+
+#endif
