@@ -29,8 +29,10 @@
  * configuration and split, but not yet faster than cuBLASLt, so it is off
  * by default (cuda_gemm_tma.c). With the wgmmas removed a kernel takes
  * nearly as long, so the limit is how fast the tiles arrive, not the math;
- * cuBLASLt's kernels for these shapes multicast tiles across a cluster
- * and keep ~200 KB of loads in flight, which is where to go next.
+ * deeper rings (12 stages) and other L2 promotions did not change that.
+ * cuBLASLt's kernels for these shapes share tiles across a cluster (e.g.
+ * 192x8 tiles in 2x4 clusters for the DiT's 49-row GEMMs): multicast
+ * loads are where to go next.
  */
 #include <cooperative_groups.h>
 #include <cuda.h>
