@@ -175,30 +175,52 @@ static void add_time(const char *what, double ms)
 
 /* ---- linear ---- */
 
+/* The operands of one linear on both backends: x (a column slice of a
+ * wider buffer when strided), w, bias (absent unless `bias`), y poisoned,
+ * and the residual per resmode: 0 none, 1 separate, 2 y itself (y then
+ * starts as the residual). */
+typedef struct linear_ops {
+    pair xb, x, w, b, y, r;
+    gr_linear Lc, Lg;
+    const gr_tensor *rc, *rg;
+} linear_ops;
+
+static void linear_ops_make(linear_ops *o, gr_dtype dt, gr_math math, gr_dtype ydt, int bias, int resmode,
+                            int64_t M, int64_t K, int64_t N, int strided)
+{
+    o->xb = mk(M, K + (strided ? 24 : 0), dt, 1.0f);
+    o->x = strided ? vcols(o->xb, 8, K) : o->xb;
+    o->w = mk(N, K, dt, 1.0f / sqrtf((float)K));
+    o->b = mk(1, N, GR_F32, 0.5f);
+    o->y = mk(M, N, ydt, 1.0f);
+    o->r = mk(M, N, ydt, 1.0f);
+    o->Lc = (gr_linear){o->w.c, o->b.c, math};
+    o->Lg = (gr_linear){o->w.g, o->b.g, math};
+    if (!bias) {
+        o->Lc.b.data = NULL;
+        o->Lg.b.data = NULL;
+    }
+    o->rc = o->rg = NULL;
+    if (resmode == 1) {
+        poison(&o->y);
+        o->rc = &o->r.c, o->rg = &o->r.g;
+    } else if (resmode == 2) {
+        o->rc = &o->y.c, o->rg = &o->y.g;
+    } else {
+        poison(&o->y);
+    }
+}
+
+static void linear_ops_free(linear_ops *o) { rm(&o->xb), rm(&o->w), rm(&o->b), rm(&o->y), rm(&o->r); }
+
 static void linear_case(gr_dtype dt, gr_math math, gr_dtype ydt, gr_act act, int bias, int resmode,
                         int64_t M, int64_t K, int64_t N, int strided)
 {
-    /* x is a column slice of a wider buffer when strided. */
-    pair xb = mk(M, K + (strided ? 24 : 0), dt, 1.0f);
-    pair x = strided ? vcols(xb, 8, K) : xb;
-    pair w = mk(N, K, dt, 1.0f / sqrtf((float)K));
-    pair b = mk(1, N, GR_F32, 0.5f);
-    pair y = mk(M, N, ydt, 1.0f);
-    pair r = mk(M, N, ydt, 1.0f);
-    gr_linear Lc = {w.c, b.c, math}, Lg = {w.g, b.g, math};
-    if (!bias) {
-        Lc.b.data = NULL;
-        Lg.b.data = NULL;
-    }
-    const gr_tensor *rc = NULL, *rg = NULL;
-    if (resmode == 1) { /* separate residual */
-        poison(&y);
-        rc = &r.c, rg = &r.g;
-    } else if (resmode == 2) { /* residual aliases y: y starts as the residual */
-        rc = &y.c, rg = &y.g;
-    } else {
-        poison(&y);
-    }
+    linear_ops o;
+    linear_ops_make(&o, dt, math, ydt, bias, resmode, M, K, N, strided);
+    pair x = o.x, y = o.y;
+    gr_linear Lc = o.Lc, Lg = o.Lg;
+    const gr_tensor *rc = o.rc, *rg = o.rg;
     BOTH(CPU->ops->linear(CPU, &x.c, &Lc, act, rc, &y.c), GPU->ops->linear(GPU, &x.g, &Lg, act, rg, &y.g),
          "linear");
     char what[96], dts[12];
@@ -208,8 +230,8 @@ static void linear_case(gr_dtype dt, gr_math math, gr_dtype ydt, gr_act act, int
              ydt != dt ? "->F32" : "");
     /* REDUCED_ACC may accumulate in fp16: allowed a bf16-like error. */
     double tol = math == GR_MATH_TF32 ? 2e-3 : math == GR_MATH_REDUCED_ACC ? 1e-2 : tol2(dt, ydt);
-    compare("linear", dts, &y, tol, what);
-    rm(&xb), rm(&w), rm(&b), rm(&y), rm(&r);
+    compare("linear", dts, &o.y, tol, what);
+    linear_ops_free(&o);
 }
 
 static void test_linear(void)
@@ -261,24 +283,11 @@ static void test_linear(void)
 static void tma_case(void *enc, gr_dtype dt, gr_dtype ydt, gr_act act, int bias, int resmode, int64_t M, int64_t K,
                      int64_t N, int strided, int cfg, int splits)
 {
-    pair xb = mk(M, K + (strided ? 24 : 0), dt, 1.0f);
-    pair x = strided ? vcols(xb, 8, K) : xb;
-    pair w = mk(N, K, dt, 1.0f / sqrtf((float)K));
-    pair b = mk(1, N, GR_F32, 0.5f);
-    pair y = mk(M, N, ydt, 1.0f);
-    pair r = mk(M, N, ydt, 1.0f);
-    gr_linear Lc = {w.c, b.c, GR_MATH_EXACT};
-    if (!bias)
-        Lc.b.data = NULL;
-    const gr_tensor *rc = NULL, *rg = NULL;
-    if (resmode == 1) {
-        poison(&y);
-        rc = &r.c, rg = &r.g;
-    } else if (resmode == 2) {
-        rc = &y.c, rg = &y.g;
-    } else {
-        poison(&y);
-    }
+    linear_ops o;
+    linear_ops_make(&o, dt, GR_MATH_EXACT, ydt, bias, resmode, M, K, N, strided);
+    pair x = o.x, w = o.w, b = o.b, y = o.y;
+    gr_linear Lc = o.Lc;
+    const gr_tensor *rc = o.rc, *rg = o.rg;
     check_ok(CPU->ops->linear(CPU, &x.c, &Lc, act, rc, &y.c), CPU, "linear");
     grk_gemm_args a = {0};
     a.x = x.g.data, a.ldx = x.g.ld, a.w = w.g.data, a.ldw = w.g.ld, a.ab_dt = (int)dt;
@@ -299,7 +308,7 @@ static void tma_case(void *enc, gr_dtype dt, gr_dtype ydt, gr_act act, int bias,
         e = cudaDeviceSynchronize();
     CHECK(e == cudaSuccess, "gemm_tma %s: %s", what, cudaGetErrorString(e));
     compare("gemm_tma", dts, &y, tol2(dt, ydt), what);
-    rm(&xb), rm(&w), rm(&b), rm(&y), rm(&r);
+    linear_ops_free(&o);
 }
 
 static void test_gemm_tma(void)
