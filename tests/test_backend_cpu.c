@@ -673,23 +673,7 @@ static void test_patchify(void)
 static void test_alloc_bad_shapes(void)
 {
     /* Shapes no allocation can hold: each refused, naming the op, nothing held. */
-    const struct {
-        int64_t rows, cols;
-        gr_dtype dt;
-        const char *needle;
-    } bad[] = {{-1, 4, GR_F32, "bad shape"},
-               {4, -1, GR_F32, "bad shape"},
-               {INT64_MAX / 2, INT64_MAX / 2, GR_F32, "bad shape"},
-               {(int64_t)1 << 40, (int64_t)1 << 30, GR_BF16, "bad shape"},
-               {4, 4, GR_DTYPE_COUNT, "unknown dtype"}};
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        gr_tensor t;
-        groot_status st = be->ops->alloc(be, &t, bad[i].rows, bad[i].cols, bad[i].dt);
-        CHECK(st == GROOT_ERR_INVALID_ARG && strstr(be->err.msg, "alloc") && strstr(be->err.msg, bad[i].needle) &&
-                  t.data == NULL,
-              "alloc [%lld, %lld] dtype %d: %s (%s)", (long long)bad[i].rows, (long long)bad[i].cols,
-              (int)bad[i].dt, groot_status_name(st), be->err.msg);
-    }
+    tu_check_alloc_refusals(be);
 }
 
 static void test_upload(void)

@@ -1,8 +1,11 @@
 #include "test_util.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "backend/backend.h"
 
 int tu_checks, tu_failures;
 
@@ -57,4 +60,25 @@ int tu_finish(const char *name)
 {
     printf("%s: %d checks, %d failed\n", name, tu_checks, tu_failures);
     return tu_failures ? 1 : 0;
+}
+
+void tu_check_alloc_refusals(gr_backend *be)
+{
+    const struct {
+        int64_t rows, cols;
+        gr_dtype dt;
+        const char *needle;
+    } bad[] = {{-1, 4, GR_F32, "bad shape"},
+               {4, -1, GR_F32, "bad shape"},
+               {INT64_MAX / 2, INT64_MAX / 2, GR_F32, "bad shape"},
+               {(int64_t)1 << 40, (int64_t)1 << 30, GR_BF16, "bad shape"},
+               {4, 4, GR_DTYPE_COUNT, "unknown dtype"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        gr_tensor t;
+        groot_status st = be->ops->alloc(be, &t, bad[i].rows, bad[i].cols, bad[i].dt);
+        CHECK(st == GROOT_ERR_INVALID_ARG && strstr(be->err.msg, "alloc") && strstr(be->err.msg, bad[i].needle) &&
+                  t.data == NULL,
+              "alloc [%lld, %lld] dtype %d: %s (%s)", (long long)bad[i].rows, (long long)bad[i].cols,
+              (int)bad[i].dt, groot_status_name(st), be->err.msg);
+    }
 }

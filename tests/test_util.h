@@ -27,6 +27,11 @@ const char *tu_data(const char *rel);
 const char *tu_tmpdir(void);
 /* Writes text to dir/name (to name alone when dir is NULL); exits on failure. */
 void tu_write_file(const char *dir, const char *name, const char *text);
+/* A backend refuses allocations no buffer can hold (negative, overflowing
+ * and unknown-dtype shapes) with GROOT_ERR_INVALID_ARG, a message naming
+ * alloc, and nothing held. */
+struct gr_backend;
+void tu_check_alloc_refusals(struct gr_backend *be);
 int tu_finish(const char *name);
 
 #endif

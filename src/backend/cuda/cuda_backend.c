@@ -310,8 +310,7 @@ groot_status gr_backend_cuda_create(int num_threads, gr_backend **out, gr_error 
     /* Programmatic dependent launch pays only beside the Hopper GEMMs,
      * which start fetching weights early; among cuBLASLt's kernels it
      * slowed TF32 calls (BENCHMARKS.md, "Hopper GEMM"). */
-    const char *tma = getenv("GROOT_GEMM_TMA");
-    cb->pdl = cb->tma_encoder && tma && (tma[0] == '1' || tma[0] == '2');
+    cb->tma_mode = cb->tma_encoder ? gr_cuda_tma_mode_from_env() : 0;
     if ((e = cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking)) != cudaSuccess)
         return create_fail(cb, err, e, "stream");
     cublasStatus_t bs = cublasLtCreate(&cb->lt);

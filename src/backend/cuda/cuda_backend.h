@@ -137,7 +137,10 @@ typedef struct gr_cuda_backend {
      * GEMMs on this device), the routes chosen per shape, and a scratch
      * output for timing them (released with the tuning buffers). */
     void *tma_encoder;
-    int pdl; /* own kernels launch as programmatic dependents (with the Hopper GEMMs only) */
+    /* GROOT_GEMM_TMA: 0 cuBLASLt only (always, without an encoder), 1 by
+     * timing, 2 gemm_tma.cu wherever it fits. With 1 or 2 groot's own
+     * kernels also launch as programmatic dependents (gr_cuda_ks). */
+    int tma_mode;
     gr_cuda_tma_route tma_routes[GR_CUDA_GEMM_PLANS];
     uint64_t tma_clock;
     void *tma_tune_y;
@@ -148,7 +151,7 @@ static inline gr_cuda_backend *gr_cuda(gr_backend *be) { return (gr_cuda_backend
 
 static inline grk_stream gr_cuda_ks(const gr_cuda_backend *cb)
 {
-    grk_stream k = {cb->stream, cb->pdl};
+    grk_stream k = {cb->stream, cb->tma_mode != 0};
     return k;
 }
 
@@ -181,6 +184,10 @@ groot_status gr_cuda_linear_cublas(gr_cuda_backend *cb, const gr_tensor *x, cons
  * shape (chosen by timing on first use); *done 0 leaves it to cuBLASLt. */
 groot_status gr_cuda_linear_tma(gr_cuda_backend *cb, const gr_tensor *x, const gr_linear *L, gr_act act,
                                 const gr_tensor *residual, gr_tensor *y, int *done);
+/* GROOT_GEMM_TMA as a policy (0, 1 or 2; anything else 0). */
+int gr_cuda_tma_mode_from_env(void);
+/* Creates the two timing events of tuning, once. */
+groot_status gr_cuda_tune_events(gr_cuda_backend *cb);
 /* Grows a tuning buffer (synchronizes; outside captures only). */
 groot_status gr_cuda_tune_alloc(gr_cuda_backend *cb, void **buf, size_t *cap, size_t bytes, const char *what);
 /* Frees the autotuning buffers (plans and bias copies stay). */

@@ -243,6 +243,19 @@ void gr_cuda_gemm_tune_release(gr_cuda_backend *cb)
     cb->tune_d_cap = cb->tune_rot_cap = cb->tma_tune_y_cap = 0;
 }
 
+groot_status gr_cuda_tune_events(gr_cuda_backend *cb)
+{
+    if (cb->tune_ev_ready)
+        return GROOT_OK;
+    cudaError_t e = cudaEventCreate(&cb->tune_ev[0]);
+    if (e == cudaSuccess && (e = cudaEventCreate(&cb->tune_ev[1])) != cudaSuccess)
+        cudaEventDestroy(cb->tune_ev[0]);
+    if (e != cudaSuccess)
+        return gr_cuda_fail(&cb->base, e, "linear", "tuning events");
+    cb->tune_ev_ready = 1;
+    return GROOT_OK;
+}
+
 groot_status gr_cuda_tune_alloc(gr_cuda_backend *cb, void **buf, size_t *cap, size_t bytes, const char *what)
 {
     if (bytes <= *cap)
@@ -569,15 +582,8 @@ static groot_status plan_tune(gr_cuda_backend *cb, gr_cuda_gemm_plan *p, const v
     }
     if (!st)
         st = gr_cuda_tune_alloc(cb, &cb->tune_d, &cb->tune_d_cap, d_bytes, "tuning scratch");
-    if (!st && !cb->tune_ev_ready) {
-        cudaError_t e = cudaEventCreate(&cb->tune_ev[0]);
-        if (e == cudaSuccess && (e = cudaEventCreate(&cb->tune_ev[1])) != cudaSuccess)
-            cudaEventDestroy(cb->tune_ev[0]);
-        if (e != cudaSuccess)
-            st = gr_cuda_fail(be, e, "linear", "tuning events");
-        else
-            cb->tune_ev_ready = 1;
-    }
+    if (!st)
+        st = gr_cuda_tune_events(cb);
     t->c = c ? c : cb->tune_d; /* beta 0: C is not read, and lc is ld's layout */
 
     int timed = 0;

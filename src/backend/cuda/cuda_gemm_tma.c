@@ -8,9 +8,12 @@
  * before it, so the weight comes from DRAM as in the model; the fastest
  * is kept. Inside a graph gemm_tma.cu gains more than this measures (it
  * overlaps its weight fetch with the previous kernel), so it keeps ties.
- * Timing runs write a scratch output: the real one may be the residual.
+ * Timing runs write a scratch output of their own (the real one may be
+ * the residual; cuBLASLt's tuning, which a timed cuBLASLt run may start,
+ * may reallocate its own scratch).
  *
- * GROOT_GEMM_TMA picks the policy: 0 (default) never uses gemm_tma.cu,
+ * GROOT_GEMM_TMA, read when the backend is made, picks the policy: 0
+ * (default) never uses gemm_tma.cu,
  * 1 chooses by timing, 2 uses it wherever it fits (still timing its
  * configurations). It is off by default because on an H100 it does not
  * yet pay: inside the graph the DiT step is within 2% of cuBLASLt's either
@@ -34,14 +37,14 @@ typedef struct tma_cand {
     float us;
 } tma_cand;
 
-static int tma_mode(void)
+int gr_cuda_tma_mode_from_env(void)
 {
     const char *env = getenv("GROOT_GEMM_TMA");
     return env && (env[0] == '1' || env[0] == '2') ? env[0] - '0' : 0;
 }
 
 static void fill_args(grk_gemm_args *a, const gr_tensor *x, const gr_linear *L, gr_act act,
-                      const gr_tensor *residual, void *y, int64_t ldy, gr_dtype y_type)
+                      const gr_tensor *residual, const gr_tensor *y)
 {
     memset(a, 0, sizeof *a);
     a->x = x->data;
@@ -53,17 +56,17 @@ static void fill_args(grk_gemm_args *a, const gr_tensor *x, const gr_linear *L, 
     a->act = (int)act;
     a->res = residual ? residual->data : NULL;
     a->ldr = residual ? residual->ld : 0;
-    a->y = y;
-    a->ldy = ldy;
-    a->y_dt = (int)y_type;
+    a->y = y->data;
+    a->ldy = y->ld;
+    a->y_dt = (int)y->dtype;
     a->m = x->rows;
     a->n = L->w.rows;
     a->k = x->cols;
 }
 
 /* Configurations worth timing: for each tile width, no split, and the
- * splits that bring the CTA count to between half and twice the SMs
- * (two CTAs fit on an SM). */
+ * splits that bring the CTA count to at least half the SMs and at most
+ * what fits at once (per_sm CTAs on each). */
 static int list_candidates(const grk_gemm_args *a, int num_sms, tma_cand *c, int max)
 {
     int n = 0;
@@ -128,13 +131,16 @@ static groot_status time_cand(gr_cuda_backend *cb, tma_cand *c, const grk_gemm_a
     return GROOT_OK;
 }
 
+/* gemm_tma.cu wins ties (cuBLASLt must be 3% faster): it gains more
+ * inside a graph than timing it alone shows. */
+static float weighted_us(const tma_cand *c) { return c->cfg < 0 ? 0.97f * c->us : c->us; }
+
 static groot_status choose(gr_cuda_backend *cb, gr_cuda_tma_route *rt, const grk_gemm_args *real, const gr_tensor *x,
-                           const gr_linear *L, gr_act act, const gr_tensor *residual, const gr_tensor *y, int mode)
+                           const gr_linear *L, gr_act act, const gr_tensor *residual, const gr_tensor *y)
 {
-    gr_backend *be = &cb->base;
     tma_cand c[TMA_MAX_CANDS];
     int n = 0;
-    if (mode == 1) {
+    if (cb->tma_mode == 1) {
         c[0].cfg = -1;
         c[0].splits = 0;
         c[0].us = -1.0f;
@@ -149,14 +155,7 @@ static groot_status choose(gr_cuda_backend *cb, gr_cuda_tma_route *rt, const grk
     const size_t y_bytes = gr_dtype_size(y->dtype) * (size_t)(y->ld * (y->rows - 1) + y->cols);
     GR_TRY(gr_cuda_tune_alloc(cb, &cb->tune_rot, &cb->tune_rot_cap, flush, "L2 flush buffer"));
     GR_TRY(gr_cuda_tune_alloc(cb, &cb->tma_tune_y, &cb->tma_tune_y_cap, y_bytes, "tuning output"));
-    if (!cb->tune_ev_ready) {
-        cudaError_t e = cudaEventCreate(&cb->tune_ev[0]);
-        if (e == cudaSuccess && (e = cudaEventCreate(&cb->tune_ev[1])) != cudaSuccess)
-            cudaEventDestroy(cb->tune_ev[0]);
-        if (e != cudaSuccess)
-            return gr_cuda_fail(be, e, "linear", "tuning events");
-        cb->tune_ev_ready = 1;
-    }
+    GR_TRY(gr_cuda_tune_events(cb));
     gr_tensor ys = *y;
     ys.data = cb->tma_tune_y;
     grk_gemm_args a = *real;
@@ -167,9 +166,7 @@ static groot_status choose(gr_cuda_backend *cb, gr_cuda_tma_route *rt, const grk
     int best = -1;
     for (int i = 0; i < n; i++) {
         GR_TRY(time_cand(cb, &c[i], &a, x, L, act, residual, &ys, flush));
-        /* gemm_tma.cu wins ties: it gains more inside a graph */
-        const float scale = c[i].cfg < 0 ? 0.97f : 1.0f;
-        if (best < 0 || c[i].us * scale < c[best].us * (c[best].cfg < 0 ? 0.97f : 1.0f))
+        if (best < 0 || weighted_us(&c[i]) < weighted_us(&c[best]))
             best = i;
     }
     rt->cfg = best >= 0 ? c[best].cfg : -1;
@@ -219,11 +216,10 @@ groot_status gr_cuda_linear_tma(gr_cuda_backend *cb, const gr_tensor *x, const g
                                 const gr_tensor *residual, gr_tensor *y, int *done)
 {
     *done = 0;
-    const int mode = tma_mode();
-    if (!cb->tma_encoder || mode == 0)
+    if (cb->tma_mode == 0)
         return GROOT_OK;
     grk_gemm_args a;
-    fill_args(&a, x, L, act, residual, y->data, y->ld, y->dtype);
+    fill_args(&a, x, L, act, residual, y);
     if (!grk_gemm_tma_fits(&a))
         return GROOT_OK;
 
@@ -254,7 +250,7 @@ groot_status gr_cuda_linear_tma(gr_cuda_backend *cb, const gr_tensor *x, const g
             rt->used = 0;
             return GROOT_OK;
         } else {
-            groot_status st = choose(cb, rt, &a, x, L, act, residual, y, mode);
+            groot_status st = choose(cb, rt, &a, x, L, act, residual, y);
             if (st != GROOT_OK) {
                 rt->used = 0; /* try again next time */
                 return st;

@@ -73,16 +73,6 @@ size_t smem_bytes(int bn, int stages)
     return 1024 /* alignment slack */ + body + 2 * (size_t)stages * sizeof(uint64_t);
 }
 
-struct tma_epi {
-    const float *bias;   /* [N] or NULL */
-    int act;             /* gr_act */
-    const void *res;     /* y's dtype, [M, N] with ldr, or NULL */
-    int64_t ldr;
-    void *y;
-    int64_t ldy;
-    int y_dt;
-    int m, n;
-};
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 __device__ __forceinline__ uint32_t smem_addr(const void *p)
@@ -188,7 +178,7 @@ __device__ __forceinline__ void st4(void *p, int dt, int64_t o, float4 v)
 template <int BN, int STAGES, int F16>
 __global__ void __launch_bounds__(kThreads, 1)
 gemm_tma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant__ CUtensorMap map_w,
-                const tma_epi e, int kblocks, int kb_per_split)
+                const grk_gemm_args e, int kblocks, int kb_per_split)
 {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     extern __shared__ unsigned char smem_raw[];
@@ -318,10 +308,9 @@ gemm_tma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant
 
 /* Shapes the kernel takes; the host wrapper checks before it picks this path. */
 template <int BN, int STAGES, int F16>
-cudaError_t launch_cfg(const CUtensorMap &mx, const CUtensorMap &mw, const tma_epi &e, int64_t k, int splits,
-                       cudaStream_t s)
+cudaError_t launch_cfg(const CUtensorMap &mx, const CUtensorMap &mw, const grk_gemm_args &e, int splits, cudaStream_t s)
 {
-    const int kblocks = (int)((k + kBK - 1) / kBK);
+    const int kblocks = (int)((e.k + kBK - 1) / kBK);
     const int per = (kblocks + splits - 1) / splits;
     const size_t smem = smem_bytes(BN, STAGES);
     cudaError_t err = cudaFuncSetAttribute(gemm_tma_kernel<BN, STAGES, F16>,
@@ -349,13 +338,13 @@ cudaError_t launch_cfg(const CUtensorMap &mx, const CUtensorMap &mw, const tma_e
 }
 
 template <int F16>
-cudaError_t launch_dt(int cfg, const CUtensorMap &mx, const CUtensorMap &mw, const tma_epi &e, int64_t k,
-                      int splits, cudaStream_t s)
+cudaError_t launch_dt(int cfg, const CUtensorMap &mx, const CUtensorMap &mw, const grk_gemm_args &e, int splits,
+                      cudaStream_t s)
 {
     switch (cfg) {
-    case 0: return launch_cfg<64, 6, F16>(mx, mw, e, k, splits, s);
-    case 1: return launch_cfg<128, 4, F16>(mx, mw, e, k, splits, s);
-    default: return launch_cfg<256, 2, F16>(mx, mw, e, k, splits, s);
+    case 0: return launch_cfg<64, 6, F16>(mx, mw, e, splits, s);
+    case 1: return launch_cfg<128, 4, F16>(mx, mw, e, splits, s);
+    default: return launch_cfg<256, 2, F16>(mx, mw, e, splits, s);
     }
 }
 
@@ -426,17 +415,7 @@ extern "C" cudaError_t grk_gemm_tma(void *encoder, const grk_gemm_args *a, int c
     if (encode_map(enc, &mx, a->x, a->ab_dt, a->m, a->k, a->ldx, kBM) != CUDA_SUCCESS ||
         encode_map(enc, &mw, a->w, a->ab_dt, a->n, a->k, a->ldw, kCfgs[cfg].bn) != CUDA_SUCCESS)
         return cudaErrorInvalidValue;
-    tma_epi e;
-    e.bias = a->bias;
-    e.act = a->act;
-    e.res = a->res;
-    e.ldr = a->ldr;
-    e.y = a->y;
-    e.ldy = a->ldy;
-    e.y_dt = a->y_dt;
-    e.m = (int)a->m;
-    e.n = (int)a->n;
     if (a->ab_dt == GRK_F16)
-        return launch_dt<1>(cfg, mx, mw, e, a->k, splits, s);
-    return launch_dt<0>(cfg, mx, mw, e, a->k, splits, s);
+        return launch_dt<1>(cfg, mx, mw, *a, splits, s);
+    return launch_dt<0>(cfg, mx, mw, *a, splits, s);
 }
