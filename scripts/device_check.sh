@@ -82,6 +82,13 @@ for tool in memcheck racecheck; do
     add "compute-sanitizer $tool (tiny forward)" "REPORTS: see sanitizer_$tool.log"
   fi
   grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitizer_$tool.log" | tail -n 2 >>"$LOG"
+  # bf16 with every GEMM that fits on gemm_tma.cu (31 of the tiny model's)
+  if GROOT_GEMM_TMA=2 compute-sanitizer --tool $tool --error-exitcode 3 "$G" forward --device cuda --precision bf16 \
+      --model "$tiny" --inputs "$cases" --prefix a.0 --out /tmp/o.safetensors >"$OUT/sanitizer_${tool}_tma.log" 2>&1; then
+    add "compute-sanitizer $tool (bf16, Hopper GEMMs)" "clean"
+  else
+    add "compute-sanitizer $tool (bf16, Hopper GEMMs)" "REPORTS: see sanitizer_${tool}_tma.log"
+  fi
 done
 [ "$MODE" = quick ] && { printf '%s\n' "${summary[@]}"; finish; exit 0; }
 
