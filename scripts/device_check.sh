@@ -6,9 +6,11 @@
 #   2. compute-sanitizer memcheck and racecheck on a tiny forward;
 #   3. a synthetic n1.5-3b checkpoint: CUDA at every precision against the CPU
 #      fp32 path (16-bit also with the Hopper GEMMs forced);
-#   4. benchmarks: every component at bf16, fp16, tf32 and fp32 (B=1), bf16
-#      with the Hopper GEMMs chosen by timing (bf16_tma1) and forced
-#      (bf16_tma2), and throughput of the whole call at B = 1, 4, 8, 16 (bf16).
+#   4. benchmarks: every component at bf16, fp16, tf32 and fp32 (B=1) with
+#      the default GEMM routes (Hopper GEMMs for at most 64 rows), bf16 also
+#      with cuBLASLt only (bf16_tma0), the Hopper GEMMs chosen by timing
+#      (bf16_tma1) and forced (bf16_tma2), and throughput of the whole call
+#      at B = 1, 4, 8, 16 (bf16).
 # Logs and JSON land in /tmp/groot-out; where $OUT is set (the device tool
 # brings back only a few files), they are packed into $OUT/device_logs.tgz
 # beside summary.txt and bench_table.txt. A short table is printed last.
@@ -154,7 +156,7 @@ for p in bf16 fp16 tf32 fp32; do
   "$G" bench --model $m3b --device cuda --precision $p --component every --batch 1 --views 1 \
     --iters 50 --warmup 5 --json >"$OUT/bench_$p.jsonl" 2>"$OUT/bench_$p.err"
 done
-for t in 1 2; do
+for t in 0 1 2; do
   GROOT_GEMM_TMA=$t "$G" bench --model $m3b --device cuda --precision bf16 --component every --batch 1 --views 1 \
     --iters 50 --warmup 5 --json >"$OUT/bench_bf16_tma$t.jsonl" 2>"$OUT/bench_bf16_tma$t.err"
 done
@@ -166,7 +168,7 @@ python3 - "$OUT" <<'EOF' | tee "$OUT/bench_table.txt"
 import json, sys, glob, os
 out = sys.argv[1]
 print("%-8s %-15s %10s %10s %10s %10s %7s" % ("prec", "component", "median ms", "p90 ms", "floor ms", "ratio", "B"))
-for p in ["bf16", "bf16_tma1", "bf16_tma2", "fp16", "tf32", "fp32"]:
+for p in ["bf16", "bf16_tma0", "bf16_tma1", "bf16_tma2", "fp16", "tf32", "fp32"]:
     f = os.path.join(out, "bench_%s.jsonl" % p)
     if not os.path.exists(f):
         continue

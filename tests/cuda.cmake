@@ -4,3 +4,13 @@ if(GROOT_HAVE_CUDA)
   groot_c_test(test_backend_cuda test_backend_cuda.c)
   set_tests_properties(test_backend_cuda PROPERTIES SKIP_RETURN_CODE 77)
 endif()
+
+# Benchmark (not a test): gemm_tma_trace [SHAPE] times groot's Hopper GEMM
+# on the model's shapes, alone and in chains, with per-CTA timestamps.
+if(GROOT_HAVE_CUDA)
+  add_executable(gemm_tma_trace ${CMAKE_SOURCE_DIR}/bench/gemm_tma_trace.cu)
+  target_include_directories(gemm_tma_trace PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/src/backend/cuda)
+  target_compile_definitions(gemm_tma_trace PRIVATE GRK_TMA_TRACE=4096)
+  target_compile_options(gemm_tma_trace PRIVATE -gencode=arch=compute_90a,code=sm_90a -O3)
+  target_link_libraries(gemm_tma_trace PRIVATE CUDA::cudart_static)
+endif()

@@ -347,19 +347,30 @@ static void test_gemm_tma(void)
     CHECK(grk_gemm_tma(enc, &a, 0, 1, 0) == cudaErrorInvalidValue, "gemm_tma launched on refused operands");
 
     /* Through a backend made with GROOT_GEMM_TMA=2, gemm_tma.cu wherever
-     * it fits; with =1, chosen by timing against cuBLASLt. */
+     * it fits; with =1, chosen by timing against cuBLASLt; unset (3), for
+     * GEMMs of at most 64 rows. (The shared backend has it at 0.) */
     gr_backend *shared = GPU;
-    for (int mode = 2; mode >= 1; mode--) {
+    for (int mode = 3; mode >= 1; mode--) {
         gr_error err = {0};
-        setenv("GROOT_GEMM_TMA", mode == 2 ? "2" : "1", 1);
+        if (mode == 3)
+            unsetenv("GROOT_GEMM_TMA");
+        else
+            setenv("GROOT_GEMM_TMA", mode == 2 ? "2" : "1", 1);
         groot_status st = gr_backend_cuda_create(0, &GPU, &err);
-        unsetenv("GROOT_GEMM_TMA");
+        setenv("GROOT_GEMM_TMA", "0", 1);
         CHECK(st == GROOT_OK, "cuda backend with GROOT_GEMM_TMA=%d: %s", mode, err.msg);
         if (st != GROOT_OK) {
             GPU = shared;
             continue;
         }
-        if (mode == 2) {
+        if (mode == 3) {
+            /* 49 rows: gemm_tma.cu, with and without residual, and with
+             * float32 output; 300 rows: cuBLASLt */
+            for (int act = 0; act < 4; act++)
+                linear_case(GR_BF16, GR_MATH_EXACT, act == 3 ? GR_F32 : GR_BF16, (gr_act)act, 1, act % 3, 49, 576,
+                            320, act == 1);
+            linear_case(GR_F16, GR_MATH_EXACT, GR_F16, GR_ACT_NONE, 1, 1, 300, 264, 388, 0);
+        } else if (mode == 2) {
             for (int act = 0; act < 4; act++)
                 linear_case(GR_BF16, GR_MATH_EXACT, GR_BF16, (gr_act)act, 1, act % 3, 51, 448, 192, act == 1);
             linear_case(GR_F16, GR_MATH_REDUCED_ACC, GR_F16, GR_ACT_GELU_TANH, 1, 2, 300, 264, 388, 0);
@@ -703,6 +714,9 @@ int main(void)
 {
     gr_error err;
     memset(&err, 0, sizeof err);
+    /* The shared backend runs every GEMM on cuBLASLt; test_gemm_tma makes
+     * backends with the other policies. */
+    setenv("GROOT_GEMM_TMA", "0", 1);
     if (gr_backend_cuda_create(0, &GPU, &err) != GROOT_OK) {
         printf("no CUDA device: skipped (%s)\n", err.msg);
         return 77;

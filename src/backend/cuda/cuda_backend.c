@@ -307,10 +307,7 @@ groot_status gr_backend_cuda_create(int num_threads, gr_backend **out, gr_error 
     /* gemm_tma.cu is built for sm_90a, which runs on compute capability 9.0 only. */
     if (cc_major == 9 && cc_minor == 0)
         cb->tma_encoder = grk_gemm_tma_encoder();
-    /* Programmatic dependent launch pays only beside the Hopper GEMMs,
-     * which start fetching weights early; among cuBLASLt's kernels it
-     * slowed TF32 calls (BENCHMARKS.md, "Hopper GEMM"). */
-    cb->tma_mode = cb->tma_encoder ? gr_cuda_tma_mode_from_env() : 0;
+    cb->tma_mode = cb->tma_encoder ? gr_cuda_tma_mode_from_env() : GR_TMA_OFF;
     if ((e = cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking)) != cudaSuccess)
         return create_fail(cb, err, e, "stream");
     cublasStatus_t bs = cublasLtCreate(&cb->lt);

@@ -137,10 +137,13 @@ typedef struct gr_cuda_backend {
      * GEMMs on this device), the routes chosen per shape, and a scratch
      * output for timing them (released with the tuning buffers). */
     void *tma_encoder;
-    /* GROOT_GEMM_TMA: 0 cuBLASLt only (always, without an encoder), 1 by
-     * timing, 2 gemm_tma.cu wherever it fits. With 1 or 2 groot's own
-     * kernels also launch as programmatic dependents (gr_cuda_ks). */
+    /* GROOT_GEMM_TMA as a gr_tma_mode (GR_TMA_OFF without an encoder). */
     int tma_mode;
+    /* The last GEMM issued ran on gemm_tma.cu: groot's own kernels then
+     * launch as programmatic dependents (gr_cuda_ks), so that the chain of
+     * early starts reaches the next GEMM. Among cuBLASLt's kernels, which
+     * neither start early nor let others, it slowed TF32 calls by 12%. */
+    int pdl_chain;
     gr_cuda_tma_route tma_routes[GR_CUDA_GEMM_PLANS];
     uint64_t tma_clock;
     void *tma_tune_y;
@@ -151,7 +154,7 @@ static inline gr_cuda_backend *gr_cuda(gr_backend *be) { return (gr_cuda_backend
 
 static inline grk_stream gr_cuda_ks(const gr_cuda_backend *cb)
 {
-    grk_stream k = {cb->stream, cb->tma_mode != 0};
+    grk_stream k = {cb->stream, cb->pdl_chain};
     return k;
 }
 
@@ -184,7 +187,13 @@ groot_status gr_cuda_linear_cublas(gr_cuda_backend *cb, const gr_tensor *x, cons
  * shape (chosen by timing on first use); *done 0 leaves it to cuBLASLt. */
 groot_status gr_cuda_linear_tma(gr_cuda_backend *cb, const gr_tensor *x, const gr_linear *L, gr_act act,
                                 const gr_tensor *residual, gr_tensor *y, int *done);
-/* GROOT_GEMM_TMA as a policy (0, 1 or 2; anything else 0). */
+/* Where 16-bit GEMMs run (GROOT_GEMM_TMA, cuda_gemm_tma.c). */
+typedef enum gr_tma_mode {
+    GR_TMA_OFF = 0,    /* "0" (or anything unknown): cuBLASLt only */
+    GR_TMA_TIMED = 1,  /* "1": per shape, the faster alone */
+    GR_TMA_ALWAYS = 2, /* "2": gemm_tma.cu wherever it fits */
+    GR_TMA_SMALL = 3   /* unset or "small": gemm_tma.cu for few rows */
+} gr_tma_mode;
 int gr_cuda_tma_mode_from_env(void);
 /* Creates the two timing events of tuning, once. */
 groot_status gr_cuda_tune_events(gr_cuda_backend *cb);

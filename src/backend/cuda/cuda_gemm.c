@@ -911,6 +911,7 @@ groot_status gr_cuda_linear(gr_backend *be, const gr_tensor *x, const gr_linear 
         return GROOT_OK;
     int done = 0;
     GR_TRY(gr_cuda_linear_tma(cb, x, L, act, residual, y, &done));
+    cb->pdl_chain = done;
     if (done)
         return GROOT_OK;
     return gr_cuda_linear_cublas(cb, x, L, act, residual, y);

@@ -12,14 +12,17 @@
  * the residual; cuBLASLt's tuning, which a timed cuBLASLt run may start,
  * may reallocate its own scratch).
  *
- * GROOT_GEMM_TMA, read when the backend is made, picks the policy: 0
- * (default) never uses gemm_tma.cu,
- * 1 chooses by timing, 2 uses it wherever it fits (still timing its
- * configurations). It is off by default because on an H100 it does not
- * yet pay: inside the graph the DiT step is within 2% of cuBLASLt's either
- * way and the 256/304-row GEMMs of the backbone are up to twice as slow,
- * while timing its candidates adds ~70 ms to the first call of every
- * prompt-length bucket of the 3B model (BENCHMARKS.md, "Hopper GEMM").
+ * GROOT_GEMM_TMA, read when the backend is made, picks the policy:
+ * unset (or "small") runs gemm_tma.cu for GEMMs of at most
+ * TMA_SMALL_M rows and cuBLASLt for the rest; 0 never uses gemm_tma.cu,
+ * 1 chooses by timing against cuBLASLt, 2 uses it wherever it fits. Every
+ * policy but 0 times gemm_tma.cu's configurations on a shape's first use.
+ * Why by rows: alone, each of the DiT's 49-row GEMMs is a little slower on
+ * gemm_tma.cu than on cuBLASLt, but in the graph, where it fetches its
+ * weights while the kernel before it finishes, the DiT step is 11% faster
+ * (0.669 against 0.749 ms on an H100), which timing shapes alone cannot
+ * see; the 256/304-row GEMMs of the backbone are up to twice as slow on it
+ * (BENCHMARKS.md, "Hopper GEMM").
  */
 #include "backend/cuda/cuda_backend.h"
 
@@ -30,6 +33,7 @@
 #include "backend/cuda/cuda_kernels.h"
 
 #define TMA_MAX_CANDS 64
+#define TMA_SMALL_M 64
 #define TMA_REPS 9
 
 typedef struct tma_cand {
@@ -40,7 +44,13 @@ typedef struct tma_cand {
 int gr_cuda_tma_mode_from_env(void)
 {
     const char *env = getenv("GROOT_GEMM_TMA");
-    return env && (env[0] == '1' || env[0] == '2') ? env[0] - '0' : 0;
+    if (!env || !*env || strcmp(env, "small") == 0)
+        return GR_TMA_SMALL;
+    if (strcmp(env, "1") == 0)
+        return GR_TMA_TIMED;
+    if (strcmp(env, "2") == 0)
+        return GR_TMA_ALWAYS;
+    return GR_TMA_OFF;
 }
 
 static void fill_args(grk_gemm_args *a, const gr_tensor *x, const gr_linear *L, gr_act act,
@@ -140,7 +150,7 @@ static groot_status choose(gr_cuda_backend *cb, gr_cuda_tma_route *rt, const grk
 {
     tma_cand c[TMA_MAX_CANDS];
     int n = 0;
-    if (cb->tma_mode == 1) {
+    if (cb->tma_mode == GR_TMA_TIMED) {
         c[0].cfg = -1;
         c[0].splits = 0;
         c[0].us = -1.0f;
@@ -216,7 +226,7 @@ groot_status gr_cuda_linear_tma(gr_cuda_backend *cb, const gr_tensor *x, const g
                                 const gr_tensor *residual, gr_tensor *y, int *done)
 {
     *done = 0;
-    if (cb->tma_mode == 0)
+    if (cb->tma_mode == GR_TMA_OFF || (cb->tma_mode == GR_TMA_SMALL && x->rows > TMA_SMALL_M))
         return GROOT_OK;
     grk_gemm_args a;
     fill_args(&a, x, L, act, residual, y);

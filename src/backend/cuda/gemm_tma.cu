@@ -19,20 +19,28 @@
  * which both TMA and wgmma address directly). Full barriers tell the
  * consumers a stage has landed; empty barriers tell the producer it was
  * consumed. Small M leaves few output tiles for 132 SMs, so K is split
- * over the S CTAs of a thread-block cluster; they add their partial tiles
- * through distributed shared memory, each finishing 64/S of the rows
- * (bias, activation, residual, conversion), so no second kernel and no
- * float32 workspace in global memory. Rows past M and columns past K read
- * as zeros (TMA's out-of-bounds fill), so ragged M and K need no masks.
+ * over the S CTAs of a thread-block cluster; each sends the partial sums
+ * of the rows another rank finishes into that rank's shared memory
+ * (st.async), and finishes its own rows (bias, activation, residual,
+ * conversion) from registers: no second kernel, no float32 workspace in
+ * global memory, no barrier that waits for the slowest rank's epilogue.
+ * Rows past M and columns past K read as zeros (TMA's out-of-bounds
+ * fill), so ragged M and K need no masks.
  *
- * Where it stands (H100, BENCHMARKS.md "Hopper GEMM"): correct for every
- * configuration and split, but not yet faster than cuBLASLt, so it is off
- * by default (cuda_gemm_tma.c). With the wgmmas removed a kernel takes
- * nearly as long, so the limit is how fast the tiles arrive, not the math;
- * deeper rings (12 stages) and other L2 promotions did not change that.
- * cuBLASLt's kernels for these shapes share tiles across a cluster (e.g.
- * 192x8 tiles in 2x4 clusters for the DiT's 49-row GEMMs): multicast
- * loads are where to go next.
+ * The epilogue is short on purpose. One CTA lives ~5 us, and its tail ran
+ * as long as its weight stream before (per-CTA timestamps,
+ * bench/gemm_tma_trace.cu): a cluster barrier, reads of the other ranks'
+ * partials, then ~40 dependent instructions per output pair on one warp
+ * per scheduler. Bias and residual are now fetched before the main loop,
+ * the activation costs a few instructions, and the code is specialised
+ * on output type and activation so that no branch sits in it.
+ *
+ * Where it stands (H100, BENCHMARKS.md "Hopper GEMM"): in the graph the
+ * DiT's 49-row GEMMs run 11% faster on it than on cuBLASLt, so it is the
+ * default for GEMMs of at most 64 rows (cuda_gemm_tma.c); the backbone's
+ * 256/304-row GEMMs are still up to 1.6x slower on it (one consumer
+ * warpgroup, no multicast: cuBLASLt's kernels share tiles across
+ * clusters), and stay on cuBLASLt.
  */
 #include <cooperative_groups.h>
 #include <cuda.h>
@@ -46,31 +54,65 @@
 
 namespace cg = cooperative_groups;
 
+#ifndef GRK_TMA_EARLY_RELEASE
+#define GRK_TMA_EARLY_RELEASE 0
+#endif
+
+/* Timestamps for bench/gemm_tma_trace.cu, which includes this file with
+ * GRK_TMA_TRACE defined: per CTA, clock64 at the points of its life named
+ * there, and %globaltimer at entry and exit. Nothing in normal builds. */
+#ifdef GRK_TMA_TRACE
+__device__ long long g_tma_trace[GRK_TMA_TRACE][16];
+#define TMA_TRACE(slot)                                                                                       \
+    do {                                                                                                      \
+        const int b_ = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);                        \
+        if (b_ < GRK_TMA_TRACE)                                                                               \
+            g_tma_trace[b_][slot] = clock64();                                                                \
+    } while (0)
+#define TMA_TRACE_GT(slot)                                                                                    \
+    do {                                                                                                      \
+        const int b_ = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);                        \
+        long long t_;                                                                                         \
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t_));                                                \
+        if (b_ < GRK_TMA_TRACE)                                                                               \
+            g_tma_trace[b_][slot] = t_;                                                                       \
+    } while (0)
+#else
+#define TMA_TRACE(slot) ((void)0)
+#define TMA_TRACE_GT(slot) ((void)0)
+#endif
+
 namespace {
 
 const int kBM = 64;           /* rows per CTA: one warpgroup's wgmma M */
 const int kBK = 64;           /* K per stage: 128 bytes of 16-bit values */
 const int kConsumers = 128;   /* one warpgroup */
 const int kThreads = kConsumers + 32;
-const int kPad = 4;           /* floats of padding per row of the partial tile */
+const int kPad = 8;           /* floats of padding per received row: 2-way banks at most */
 
 /* The configurations: BN and ring depth, sized so that two CTAs fit on
- * one SM (about 100 KB each), which lets the next GEMM's CTAs start
- * fetching while this one's finish. */
+ * one SM (about 100 KB each, receive buffer included), which lets the
+ * next GEMM's CTAs start fetching while this one's finish. */
 struct tma_cfg {
     int bn, stages;
 };
-const tma_cfg kCfgs[] = {{64, 6}, {128, 4}, {256, 2}};
+constexpr tma_cfg kCfgs[] = {{64, 5}, {128, 3}, {256, 2}};
 const int kNumCfgs = (int)(sizeof kCfgs / sizeof kCfgs[0]);
 
 __host__ __device__ constexpr int stage_bytes(int bn) { return (kBM + bn) * kBK * 2; }
 
-size_t smem_bytes(int bn, int stages)
+/* Rows of the tile each rank finishes (at most), and the rows of partials
+ * it receives: one range from each other rank. */
+__host__ __device__ constexpr int rows_per_rank(int splits) { return (kBM + splits - 1) / splits; }
+__host__ __device__ constexpr int recv_bytes(int bn, int splits)
 {
-    size_t ring = (size_t)stages * stage_bytes(bn);
-    size_t part = (size_t)kBM * (bn + kPad) * sizeof(float);
-    size_t body = ring > part ? ring : part;
-    return 1024 /* alignment slack */ + body + 2 * (size_t)stages * sizeof(uint64_t);
+    return (splits - 1) * rows_per_rank(splits) * (bn + kPad) * 4;
+}
+
+size_t smem_bytes(int bn, int stages, int splits)
+{
+    return 1024 /* alignment slack */ + (size_t)stages * stage_bytes(bn) + recv_bytes(bn, splits) +
+           (2 * (size_t)stages + 1) * sizeof(uint64_t);
 }
 
 
@@ -105,6 +147,36 @@ __device__ __forceinline__ void mbar_wait(uint64_t *bar, int parity)
                  "@!done bra wait_%=;\n"
                  "}\n" ::"r"(smem_addr(bar)),
                  "r"(parity)
+                 : "memory");
+}
+
+/* The same wait, ordered after writes other CTAs of the cluster made
+ * into this CTA's shared memory with st.async. */
+__device__ __forceinline__ void mbar_wait_cluster(uint64_t *bar, int parity)
+{
+    asm volatile("{\n"
+                 ".reg .pred done;\n"
+                 "wait_%=:\n"
+                 "mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 done, [%0], %1;\n"
+                 "@!done bra wait_%=;\n"
+                 "}\n" ::"r"(smem_addr(bar)),
+                 "r"(parity)
+                 : "memory");
+}
+
+/* The address of a shared-memory location of this CTA in CTA `rank` of the cluster. */
+__device__ __forceinline__ uint32_t map_rank(uint32_t addr, int rank)
+{
+    uint32_t r;
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(r) : "r"(addr), "r"(rank));
+    return r;
+}
+
+/* Two floats into another CTA's shared memory; its barrier counts the bytes. */
+__device__ __forceinline__ void st_async2(uint32_t dst, float a, float b, uint32_t bar)
+{
+    asm volatile("st.async.shared::cluster.mbarrier::complete_tx::bytes.v2.f32 [%0], {%1, %2}, [%3];\n" ::"r"(dst),
+                 "f"(a), "f"(b), "r"(bar)
                  : "memory");
 }
 
@@ -146,31 +218,99 @@ __device__ __forceinline__ void wgmma_tile(float *acc, uint64_t a, uint64_t b, i
 #endif
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-/* Four consecutive values of a float32 or 16-bit row at element offset o
- * (o a multiple of 4, the base 16-byte aligned). */
-__device__ __forceinline__ float4 ld4(const void *p, int dt, int64_t o)
+/* grk_act (not NONE) in few instructions, since the epilogue is unrolled over a whole
+ * row of fragments and runs once per CTA (its code is fetched cold):
+ * 0.5(1 + tanh u) = sigmoid(2u), so GELU(tanh) and SiLU are both
+ * x * sigmoid(t), here with the hardware exp2 (relative error ~1e-6). */
+__device__ __forceinline__ float tail_act(int act, float x)
 {
-    if (dt == GRK_F32)
-        return *(const float4 *)((const float *)p + o);
-    const uint2 u = *(const uint2 *)((const uint16_t *)p + o);
-    if (dt == GRK_BF16) {
-        const float2 a = __bfloat1622float2(*(const __nv_bfloat162 *)&u.x), b = __bfloat1622float2(*(const __nv_bfloat162 *)&u.y);
-        return make_float4(a.x, a.y, b.x, b.y);
-    }
-    const float2 a = __half22float2(*(const __half2 *)&u.x), b = __half22float2(*(const __half2 *)&u.y);
-    return make_float4(a.x, a.y, b.x, b.y);
+    const float t = act == 1 ? 1.5957691216057308f * (x + 0.044715f * x * x * x) : x;
+    const float sig = __fdividef(x, 1.0f + __expf(-t));
+    return act == 2 ? fmaxf(x, 0.0f) : sig;
 }
 
-__device__ __forceinline__ void st4(void *p, int dt, int64_t o, float4 v)
+/* Two consecutive values of a row of T, as float32, and back. */
+__device__ __forceinline__ float2 ld2(const float *p) { return *(const float2 *)p; }
+__device__ __forceinline__ float2 ld2(const __nv_bfloat16 *p) { return __bfloat1622float2(*(const __nv_bfloat162 *)p); }
+__device__ __forceinline__ float2 ld2(const __half *p) { return __half22float2(*(const __half2 *)p); }
+__device__ __forceinline__ void st2(float *p, float2 v) { *(float2 *)p = v; }
+__device__ __forceinline__ void st2(__nv_bfloat16 *p, float2 v) { *(__nv_bfloat162 *)p = __floats2bfloat162_rn(v.x, v.y); }
+__device__ __forceinline__ void st2(__half *p, float2 v) { *(__half2 *)p = __floats2half2_rn(v.x, v.y); }
+
+/* Bias and residual are fetched before the main loop where registers
+ * allow (bias up to 128 columns, residual up to 64): their latency then
+ * hides under the weight stream instead of lengthening the epilogue. */
+template <int BN> struct prefetch_plan {
+    static constexpr bool bias = BN <= 128, res = BN <= 64;
+};
+
+/* The residual values of the accumulator rows this thread finishes, as
+ * float32 (zeros where absent): pr[8h + j] for row half h, column group j. */
+template <int BN, typename T>
+__device__ __forceinline__ void prefetch_residual(float2 *pr, bool mine0, bool mine1, int gm, int gn,
+                                                  const grk_gemm_args &e)
 {
-    if (dt == GRK_F32) {
-        *(float4 *)((float *)p + o) = v;
-    } else if (dt == GRK_BF16) {
-        __nv_bfloat162 lo = __floats2bfloat162_rn(v.x, v.y), hi = __floats2bfloat162_rn(v.z, v.w);
-        *(uint2 *)((uint16_t *)p + o) = make_uint2(*(uint32_t *)&lo, *(uint32_t *)&hi);
-    } else {
-        __half2 lo = __floats2half2_rn(v.x, v.y), hi = __floats2half2_rn(v.z, v.w);
-        *(uint2 *)((uint16_t *)p + o) = make_uint2(*(uint32_t *)&lo, *(uint32_t *)&hi);
+    const T *res = (const T *)e.res;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++) {
+            const int col = gn + 8 * j;
+            pr[(BN / 8) * h + j] = (h ? mine1 : mine0) && res && col < e.n
+                                       ? ld2(res + (int64_t)(gm + 8 * h) * e.ldr + col)
+                                       : make_float2(0.0f, 0.0f);
+        }
+    }
+}
+
+/* y = act(acc + bias) + residual for the accumulator rows this thread
+ * holds and this rank finishes (row half h when mine_h): rows gm and
+ * gm + 8, columns gn + 8j (+1). pb / pr: the prefetched bias and residual
+ * when prefetch_plan says so; otherwise those of eight column groups are
+ * requested here before any of their arithmetic. */
+template <int BN, typename T, bool ACT>
+__device__ __forceinline__ void finish_rows(const float *acc, const float2 *pb, const float2 *pr, bool mine0,
+                                            bool mine1, int gm, int gn, const grk_gemm_args &e)
+{
+    const T *res = (const T *)e.res;
+    T *y = (T *)e.y;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        if (!(h ? mine1 : mine0))
+            continue;
+        const int64_t row = gm + 8 * h;
+#pragma unroll
+        for (int j0 = 0; j0 < BN / 8; j0 += 8) {
+            float2 b[8], rv[8];
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                const int col = gn + 8 * (j0 + j);
+                const bool in = col < e.n;
+                if (prefetch_plan<BN>::bias)
+                    b[j] = pb[j0 + j];
+                else
+                    b[j] = in && e.bias ? ld2(e.bias + col) : make_float2(0.0f, 0.0f);
+                if (prefetch_plan<BN>::res)
+                    rv[j] = pr[(BN / 8) * h + j0 + j];
+                else
+                    rv[j] = in && res ? ld2(res + row * e.ldr + col) : make_float2(0.0f, 0.0f);
+            }
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                const int col = gn + 8 * (j0 + j);
+                float2 v;
+                v.x = acc[4 * (j0 + j) + 2 * h] + b[j].x;
+                v.y = acc[4 * (j0 + j) + 2 * h + 1] + b[j].y;
+                if (ACT) {
+                    v.x = tail_act(e.act, v.x);
+                    v.y = tail_act(e.act, v.y);
+                }
+                v.x += rv[j].x;
+                v.y += rv[j].y;
+                if (col < e.n)
+                    st2(y + row * e.ldy + col, v);
+            }
+        }
     }
 }
 #endif
@@ -183,10 +323,6 @@ gemm_tma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     extern __shared__ unsigned char smem_raw[];
     unsigned char *sm = (unsigned char *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
-    const int ring = STAGES * stage_bytes(BN);
-    const int part_bytes = kBM * (BN + kPad) * (int)sizeof(float);
-    uint64_t *full = (uint64_t *)(sm + (ring > part_bytes ? ring : part_bytes));
-    uint64_t *empty = full + STAGES;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
 
     cg::cluster_group cluster = cg::this_cluster();
@@ -196,20 +332,65 @@ gemm_tma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant
     const int kb1 = min(kblocks, kb0 + kb_per_split);
     const int nk = max(0, kb1 - kb0);
     const int n0 = blockIdx.x * BN, m0 = blockIdx.y * kBM;
+    /* The tile's valid rows are dealt out to the ranks in contiguous
+     * ranges; rank q finishes rows [q*rows/S, (q+1)*rows/S). */
+    const int rows = min(kBM, (int)(e.m - m0));
+    const int ldp = BN + kPad, rpr = rows_per_rank(splits);
+    float *recv = (float *)(sm + STAGES * stage_bytes(BN)); /* [splits-1][rpr][ldp] */
+    uint64_t *full = (uint64_t *)((unsigned char *)recv + recv_bytes(BN, splits));
+    uint64_t *empty = full + STAGES;
+    uint64_t *reduced = empty + STAGES; /* the other ranks' partials have landed */
+    const int r0 = rank * rows / splits, r1 = (rank + 1) * rows / splits;
 
     if (tid == 0) {
+        TMA_TRACE_GT(10);
+        TMA_TRACE(0);
         for (int s = 0; s < STAGES; s++) {
             mbar_init(&full[s], 1);
             mbar_init(&empty[s], kConsumers / 32);
         }
+        mbar_init(reduced, 1);
+        if (splits > 1)
+            mbar_expect_tx(reduced, (uint32_t)((splits - 1) * (r1 - r0) * BN * 4));
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
     __syncthreads();
+    /* Other ranks may signal `reduced` only once it exists: they wait for
+     * this arrival before their first st.async. */
+    if (splits > 1)
+        asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
+#if GRK_TMA_EARLY_RELEASE
+    grk_pdl_release();
+#endif
 
     float acc[BN / 2];
 #pragma unroll
     for (int i = 0; i < BN / 2; i++)
         acc[i] = 0.0f;
+
+    /* Which rank finishes each accumulator row this thread holds. The
+     * accumulator layout (wgmma, 64xBN f32): thread (warp w, lane l) holds
+     * rows 16w + l/4 (+8) and columns 8j + 2(l%4) (+1), at acc[4j + 2h +
+     * {0,1}] for row half h. */
+    const int c = 2 * (lane & 3);
+    const int gm = m0 + 16 * warp + (lane >> 2), gn = n0 + c;
+    int owner[2];
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int r = 16 * warp + 8 * h + (lane >> 2);
+        int q = 0;
+        while (q < splits - 1 && (q + 1) * rows / splits <= r)
+            q++;
+        owner[h] = r < rows && tid < kConsumers ? q : -1;
+    }
+    const bool mine0 = owner[0] == rank, mine1 = owner[1] == rank;
+    float2 pb[prefetch_plan<BN>::bias ? BN / 8 : 1], pr[prefetch_plan<BN>::res ? BN / 4 : 1];
+    if (prefetch_plan<BN>::bias) {
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++)
+            pb[j] = (mine0 || mine1) && e.bias && gn + 8 * j < e.n ? ld2(e.bias + gn + 8 * j)
+                                                                  : make_float2(0.0f, 0.0f);
+    }
 
     if (warp == kConsumers / 32) {
         /* Producer. The weights never change, so their first tiles are
@@ -223,7 +404,9 @@ gemm_tma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant
                 mbar_expect_tx(&full[i], stage_bytes(BN));
                 tma_load(st + kBM * kBK * 2, &map_w, &full[i], (kb0 + i) * kBK, n0);
             }
+            TMA_TRACE(1);
             grk_pdl_wait();
+            TMA_TRACE(2);
             for (int i = 0; i < pre; i++)
                 tma_load(sm + i * stage_bytes(BN), &map_x, &full[i], (kb0 + i) * kBK, m0);
             for (int i = pre; i < nk; i++) {
@@ -236,10 +419,27 @@ gemm_tma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant
             }
         }
     } else {
+        if (prefetch_plan<BN>::res && (mine0 || mine1) && e.res) {
+            grk_pdl_wait(); /* the residual may be the previous kernel's output */
+            if (e.y_dt == GRK_F32)
+                prefetch_residual<BN, float>(pr, mine0, mine1, gm, gn, e);
+            else if (F16)
+                prefetch_residual<BN, __half>(pr, mine0, mine1, gm, gn, e);
+            else
+                prefetch_residual<BN, __nv_bfloat16>(pr, mine0, mine1, gm, gn, e);
+        } else if (prefetch_plan<BN>::res) {
+#pragma unroll
+            for (int i = 0; i < BN / 4; i++)
+                pr[i] = make_float2(0.0f, 0.0f);
+        }
         for (int i = 0; i < nk; i++) {
             const int s = i % STAGES;
             unsigned char *st = sm + s * stage_bytes(BN);
             mbar_wait(&full[s], (i / STAGES) & 1);
+            if (tid == 0 && i == 0)
+                TMA_TRACE(3);
+            if (tid == 0 && i == nk - 1)
+                TMA_TRACE(4);
             const uint64_t da = smem_desc(st), db = smem_desc(st + kBM * kBK * 2);
             asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
 #pragma unroll
@@ -254,65 +454,101 @@ gemm_tma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant
                 mbar_arrive(&empty[(i - 1) % STAGES]);
         }
         asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+        if (tid == 0)
+            TMA_TRACE(5);
     }
+#if !GRK_TMA_EARLY_RELEASE
     grk_pdl_release();
+#endif
     /* Everything below reads or writes what other kernels touch. */
     grk_pdl_wait();
-    __syncthreads(); /* the ring is drained; reuse it for the partial tile */
+    if (tid == 0)
+        TMA_TRACE(6);
 
-    float *part = (float *)sm; /* [kBM][BN + kPad] */
-    const int ldp = BN + kPad;
-    if (tid < kConsumers) {
-        const int r = 16 * warp + (lane >> 2), c = 2 * (lane & 3);
+    /* Split-K reduction, pushed: each rank sends its partial of the rows
+     * rank q finishes straight into q's receive buffer (st.async, counted
+     * by q's `reduced` barrier) and keeps its own rows in registers. No
+     * cluster-wide barrier waits on the slowest rank's epilogue, and
+     * nothing reads another CTA's memory. */
+    if (splits > 1)
+        asm volatile("barrier.cluster.wait.aligned;\n" ::: "memory");
+    if (tid == 0)
+        TMA_TRACE(7);
 #pragma unroll
-        for (int j = 0; j < BN / 8; j++) {
-            *(float2 *)&part[r * ldp + 8 * j + c] = make_float2(acc[4 * j], acc[4 * j + 1]);
-            *(float2 *)&part[(r + 8) * ldp + 8 * j + c] = make_float2(acc[4 * j + 2], acc[4 * j + 3]);
+    for (int h = 0; h < 2; h++) {
+        const int r = 16 * warp + 8 * h + (lane >> 2);
+        const int q = owner[h];
+        if (q < 0 || q == rank)
+            continue;
+        const int slot = rank < q ? rank : rank - 1;
+        const uint32_t dst = map_rank(smem_addr(recv + (slot * rpr + r - q * rows / splits) * ldp + c), q);
+        const uint32_t bar = map_rank(smem_addr(reduced), q);
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++)
+            st_async2(dst + 32 * j, acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1], bar);
+    }
+
+    /* This rank's rows: add the others' partials, then bias, activation,
+     * residual and conversion (finish_rows). */
+    if (splits > 1 && r1 > r0 && (mine0 || mine1)) {
+        mbar_wait_cluster(reduced, 0);
+#pragma unroll 1
+        for (int q = 0; q < splits - 1; q++) {
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                if (!(h ? mine1 : mine0))
+                    continue;
+                const int r = 16 * warp + 8 * h + (lane >> 2);
+                const float *src = recv + (q * rpr + r - r0) * ldp + c;
+#pragma unroll
+                for (int j = 0; j < BN / 8; j++) {
+                    const float2 p = *(const float2 *)&src[8 * j];
+                    acc[4 * j + 2 * h] += p.x;
+                    acc[4 * j + 2 * h + 1] += p.y;
+                }
+            }
         }
     }
-
-    cluster.sync();
-
-    /* This CTA finishes rows [r0, r1) of the tile, summing every rank's
-     * partial; 4 columns per thread. All loads of an element group are
-     * issued before any arithmetic, so their latencies overlap. */
-    const int r0 = rank * kBM / splits, r1 = (rank + 1) * kBM / splits;
-    const int q4 = BN / 4;
-    for (int idx = tid; idx < (r1 - r0) * q4; idx += kThreads) {
-        const int r = r0 + idx / q4, c = 4 * (idx % q4);
-        const int gm = m0 + r, gn = n0 + c;
-        if (gm >= e.m || gn >= e.n)
-            continue;
-        float4 pv[8];
-#pragma unroll
-        for (int q = 0; q < 8; q++)
-            if (q < splits)
-                pv[q] = q == rank ? *(const float4 *)&part[r * ldp + c]
-                                  : *(const float4 *)cluster.map_shared_rank(&part[r * ldp + c], q);
-        const float4 bias = e.bias ? *(const float4 *)&e.bias[gn] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-        const float4 res = e.res ? ld4(e.res, e.y_dt, (int64_t)gm * e.ldr + gn) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-        float4 v = pv[0];
-#pragma unroll
-        for (int q = 1; q < 8; q++)
-            if (q < splits)
-                v.x += pv[q].x, v.y += pv[q].y, v.z += pv[q].z, v.w += pv[q].w;
-        v.x = grk_act(e.act, v.x + bias.x) + res.x;
-        v.y = grk_act(e.act, v.y + bias.y) + res.y;
-        v.z = grk_act(e.act, v.z + bias.z) + res.z;
-        v.w = grk_act(e.act, v.w + bias.w) + res.w;
-        st4(e.y, e.y_dt, (int64_t)gm * e.ldy + gn, v);
+    /* One copy of the unrolled code per output type and for activations
+     * or not: the branch is uniform, and the code stays short. */
+    if (e.y_dt == GRK_F32) {
+        if (e.act)
+            finish_rows<BN, float, true>(acc, pb, pr, mine0, mine1, gm, gn, e);
+        else
+            finish_rows<BN, float, false>(acc, pb, pr, mine0, mine1, gm, gn, e);
+    } else if (F16) {
+        if (e.act)
+            finish_rows<BN, __half, true>(acc, pb, pr, mine0, mine1, gm, gn, e);
+        else
+            finish_rows<BN, __half, false>(acc, pb, pr, mine0, mine1, gm, gn, e);
+    } else {
+        if (e.act)
+            finish_rows<BN, __nv_bfloat16, true>(acc, pb, pr, mine0, mine1, gm, gn, e);
+        else
+            finish_rows<BN, __nv_bfloat16, false>(acc, pb, pr, mine0, mine1, gm, gn, e);
     }
-    cluster.sync(); /* the other ranks may still be reading this CTA's partial */
+    /* A CTA none of whose threads finishes rows still receives nothing,
+     * but one whose rows all sit with other threads must outlive the
+     * partials landing in its shared memory. */
+    if (splits > 1 && r1 > r0 && tid == 0 && !mine0 && !mine1)
+        mbar_wait_cluster(reduced, 0);
+    if (tid == 0)
+        TMA_TRACE(8);
+    if (tid == 0) {
+        TMA_TRACE(9);
+        TMA_TRACE_GT(11);
+    }
 #endif
 }
 
 /* Shapes the kernel takes; the host wrapper checks before it picks this path. */
 template <int BN, int STAGES, int F16>
-cudaError_t launch_cfg(const CUtensorMap &mx, const CUtensorMap &mw, const grk_gemm_args &e, int splits, cudaStream_t s)
+cudaError_t launch_cfg(const CUtensorMap &mx, const CUtensorMap &mw, const grk_gemm_args &e, int splits, int pdl,
+                       cudaStream_t s)
 {
     const int kblocks = (int)((e.k + kBK - 1) / kBK);
     const int per = (kblocks + splits - 1) / splits;
-    const size_t smem = smem_bytes(BN, STAGES);
+    const size_t smem = smem_bytes(BN, STAGES, splits);
     cudaError_t err = cudaFuncSetAttribute(gemm_tma_kernel<BN, STAGES, F16>,
                                            cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (err == cudaSuccess) /* see launch.cuh */
@@ -327,7 +563,7 @@ cudaError_t launch_cfg(const CUtensorMap &mx, const CUtensorMap &mw, const grk_g
     lc.stream = s;
     cudaLaunchAttribute at[2];
     at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    at[0].val.programmaticStreamSerializationAllowed = 1;
+    at[0].val.programmaticStreamSerializationAllowed = pdl;
     at[1].id = cudaLaunchAttributeClusterDimension;
     at[1].val.clusterDim.x = 1;
     at[1].val.clusterDim.y = 1;
@@ -339,12 +575,12 @@ cudaError_t launch_cfg(const CUtensorMap &mx, const CUtensorMap &mw, const grk_g
 
 template <int F16>
 cudaError_t launch_dt(int cfg, const CUtensorMap &mx, const CUtensorMap &mw, const grk_gemm_args &e, int splits,
-                      cudaStream_t s)
+                      int pdl, cudaStream_t s)
 {
     switch (cfg) {
-    case 0: return launch_cfg<64, 6, F16>(mx, mw, e, splits, s);
-    case 1: return launch_cfg<128, 4, F16>(mx, mw, e, splits, s);
-    default: return launch_cfg<256, 2, F16>(mx, mw, e, splits, s);
+    case 0: return launch_cfg<kCfgs[0].bn, kCfgs[0].stages, F16>(mx, mw, e, splits, pdl, s);
+    case 1: return launch_cfg<kCfgs[1].bn, kCfgs[1].stages, F16>(mx, mw, e, splits, pdl, s);
+    default: return launch_cfg<kCfgs[2].bn, kCfgs[2].stages, F16>(mx, mw, e, splits, pdl, s);
     }
 }
 
@@ -384,7 +620,12 @@ extern "C" int grk_gemm_tma_per_sm(int cfg)
 {
     if (cfg < 0 || cfg >= kNumCfgs)
         return 0;
-    return smem_bytes(kCfgs[cfg].bn, kCfgs[cfg].stages) * 2 <= 227 * 1024 ? 2 : 1;
+    size_t most = 0; /* over the splits: the receive buffer varies with them */
+    for (int s = 1; s <= 8; s++) {
+        const size_t b = smem_bytes(kCfgs[cfg].bn, kCfgs[cfg].stages, s);
+        most = b > most ? b : most;
+    }
+    return most * 2 <= 227 * 1024 ? 2 : 1;
 }
 
 extern "C" int grk_gemm_tma_fits(const grk_gemm_args *a)
@@ -406,7 +647,9 @@ extern "C" int grk_gemm_tma_fits(const grk_gemm_args *a)
     return 1;
 }
 
-extern "C" cudaError_t grk_gemm_tma(void *encoder, const grk_gemm_args *a, int cfg, int splits, cudaStream_t s)
+/* The launch, optionally without the programmatic-dependent attribute
+ * (bench/gemm_tma_trace.cu compares the two). */
+static cudaError_t gemm_tma_launch(void *encoder, const grk_gemm_args *a, int cfg, int splits, int pdl, cudaStream_t s)
 {
     if (!encoder || cfg < 0 || cfg >= kNumCfgs || splits < 1 || splits > 8 || !grk_gemm_tma_fits(a))
         return cudaErrorInvalidValue;
@@ -416,6 +659,11 @@ extern "C" cudaError_t grk_gemm_tma(void *encoder, const grk_gemm_args *a, int c
         encode_map(enc, &mw, a->w, a->ab_dt, a->n, a->k, a->ldw, kCfgs[cfg].bn) != CUDA_SUCCESS)
         return cudaErrorInvalidValue;
     if (a->ab_dt == GRK_F16)
-        return launch_dt<1>(cfg, mx, mw, *a, splits, s);
-    return launch_dt<0>(cfg, mx, mw, *a, splits, s);
+        return launch_dt<1>(cfg, mx, mw, *a, splits, pdl, s);
+    return launch_dt<0>(cfg, mx, mw, *a, splits, pdl, s);
+}
+
+extern "C" cudaError_t grk_gemm_tma(void *encoder, const grk_gemm_args *a, int cfg, int splits, cudaStream_t s)
+{
+    return gemm_tma_launch(encoder, a, cfg, splits, 1, s);
 }
