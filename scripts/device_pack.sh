@@ -13,13 +13,14 @@ rm -rf "$D" && mkdir -p "$D/tests"
 cp "$B/groot" "$D/"
 cp "$B/tests/check_device" "$B/tests/test_backend_cuda" "$B/tests/bench_prompt_lengths" "$D/tests/"
 cp "$B/CMakeCache.txt" "$D/"
+# The carried tree (sources, goldens, this folder) must stay under 64 MiB.
+strip "$D/groot" "$D"/tests/*
 tmp=$(mktemp -d)
 for bin in "$D/groot" "$D"/tests/*; do
   ldd "$bin" 2>/dev/null | awk '/=> \// {print $3}'
 done | sort -u | grep -v -E 'libcuda|libcublas|libcudart|libc\.so|libm\.so|libdl|libpthread|librt|ld-linux|libstdc\+\+|libgcc_s' |
   while read -r lib; do cp -L "$lib" "$tmp/"; done
 strip --strip-unneeded "$tmp"/* 2>/dev/null || true
-# xz: the carried tree (sources, goldens, this folder) must stay under 64 MiB.
 tar cJf "$D/devlibs.txz" -C "$tmp" .
 rm -rf "$tmp"
 du -sh "$D"

@@ -342,9 +342,17 @@ gemm_tma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant
     uint64_t *reduced = empty + STAGES; /* the other ranks' partials have landed */
     const int r0 = rank * rows / splits, r1 = (rank + 1) * rows / splits;
 
+    /* The producer sets up the barriers and requests its first weight
+     * tiles before anything else: the weights never change, and this is
+     * the part of the kernel that overlaps the one before it. */
+    const int pre = nk < STAGES ? nk : STAGES;
     if (tid == 0) {
         TMA_TRACE_GT(10);
         TMA_TRACE(0);
+    }
+    if (warp == kConsumers / 32 && lane == 0) {
+        asm volatile("prefetch.tensormap [%0];\n" ::"l"((uint64_t)&map_w) : "memory");
+        asm volatile("prefetch.tensormap [%0];\n" ::"l"((uint64_t)&map_x) : "memory");
         for (int s = 0; s < STAGES; s++) {
             mbar_init(&full[s], 1);
             mbar_init(&empty[s], kConsumers / 32);
@@ -353,35 +361,29 @@ gemm_tma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant
         if (splits > 1)
             mbar_expect_tx(reduced, (uint32_t)((splits - 1) * (r1 - r0) * BN * 4));
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        for (int i = 0; i < pre; i++) {
+            mbar_expect_tx(&full[i], stage_bytes(BN));
+            tma_load(sm + i * stage_bytes(BN) + kBM * kBK * 2, &map_w, &full[i], (kb0 + i) * kBK, n0);
+        }
+        TMA_TRACE(1);
     }
-    __syncthreads();
-    /* Other ranks may signal `reduced` only once it exists: they wait for
-     * this arrival before their first st.async. */
-    if (splits > 1)
-        asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
-#if GRK_TMA_EARLY_RELEASE
-    grk_pdl_release();
-#endif
 
     float acc[BN / 2];
 #pragma unroll
     for (int i = 0; i < BN / 2; i++)
         acc[i] = 0.0f;
 
-    /* Which rank finishes each accumulator row this thread holds. The
-     * accumulator layout (wgmma, 64xBN f32): thread (warp w, lane l) holds
-     * rows 16w + l/4 (+8) and columns 8j + 2(l%4) (+1), at acc[4j + 2h +
-     * {0,1}] for row half h. */
+    /* Which rank finishes each accumulator row this thread holds: the
+     * largest q with q*rows/S <= r. The accumulator layout (wgmma, 64xBN
+     * f32): thread (warp w, lane l) holds rows 16w + l/4 (+8) and columns
+     * 8j + 2(l%4) (+1), at acc[4j + 2h + {0,1}] for row half h. */
     const int c = 2 * (lane & 3);
     const int gm = m0 + 16 * warp + (lane >> 2), gn = n0 + c;
     int owner[2];
 #pragma unroll
     for (int h = 0; h < 2; h++) {
         const int r = 16 * warp + 8 * h + (lane >> 2);
-        int q = 0;
-        while (q < splits - 1 && (q + 1) * rows / splits <= r)
-            q++;
-        owner[h] = r < rows && tid < kConsumers ? q : -1;
+        owner[h] = r < rows && tid < kConsumers ? ((r + 1) * splits - 1) / rows : -1;
     }
     const bool mine0 = owner[0] == rank, mine1 = owner[1] == rank;
     float2 pb[prefetch_plan<BN>::bias ? BN / 8 : 1], pr[prefetch_plan<BN>::res ? BN / 4 : 1];
@@ -391,20 +393,19 @@ gemm_tma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant
             pb[j] = (mine0 || mine1) && e.bias && gn + 8 * j < e.n ? ld2(e.bias + gn + 8 * j)
                                                                   : make_float2(0.0f, 0.0f);
     }
+    __syncthreads(); /* the barriers exist */
+    /* Other ranks may signal `reduced` only once it exists: they wait for
+     * this arrival before their first st.async. */
+    if (splits > 1)
+        asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
+#if GRK_TMA_EARLY_RELEASE
+    grk_pdl_release();
+#endif
 
     if (warp == kConsumers / 32) {
-        /* Producer. The weights never change, so their first tiles are
-         * requested before waiting for the previous kernel. */
+        /* Producer: the activations of the first stages once the previous
+         * kernel is done, then the rest of the ring as stages free up. */
         if (lane == 0) {
-            asm volatile("prefetch.tensormap [%0];\n" ::"l"((uint64_t)&map_w) : "memory");
-            asm volatile("prefetch.tensormap [%0];\n" ::"l"((uint64_t)&map_x) : "memory");
-            const int pre = nk < STAGES ? nk : STAGES;
-            for (int i = 0; i < pre; i++) {
-                unsigned char *st = sm + i * stage_bytes(BN);
-                mbar_expect_tx(&full[i], stage_bytes(BN));
-                tma_load(st + kBM * kBK * 2, &map_w, &full[i], (kb0 + i) * kBK, n0);
-            }
-            TMA_TRACE(1);
             grk_pdl_wait();
             TMA_TRACE(2);
             for (int i = 0; i < pre; i++)
