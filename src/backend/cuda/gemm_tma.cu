@@ -54,9 +54,6 @@
 
 namespace cg = cooperative_groups;
 
-#ifndef GRK_TMA_EARLY_RELEASE
-#define GRK_TMA_EARLY_RELEASE 0
-#endif
 
 /* Timestamps for bench/gemm_tma_trace.cu, which includes this file with
  * GRK_TMA_TRACE defined: per CTA, clock64 at the points of its life named
@@ -398,9 +395,6 @@ gemm_tma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant
      * this arrival before their first st.async. */
     if (splits > 1)
         asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
-#if GRK_TMA_EARLY_RELEASE
-    grk_pdl_release();
-#endif
 
     if (warp == kConsumers / 32) {
         /* Producer: the activations of the first stages once the previous
@@ -458,9 +452,10 @@ gemm_tma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant
         if (tid == 0)
             TMA_TRACE(5);
     }
-#if !GRK_TMA_EARLY_RELEASE
+    /* Dependents may launch now, not earlier: released at the start, the
+     * next GEMM's CTAs took SM slots and bandwidth from this one's stream
+     * (BENCHMARKS.md, "Hopper GEMM by default"). */
     grk_pdl_release();
-#endif
     /* Everything below reads or writes what other kernels touch. */
     grk_pdl_wait();
     if (tid == 0)
