@@ -452,6 +452,7 @@ gemm_tma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant
         if (tid == 0)
             TMA_TRACE(5);
     }
+    __syncwarp(); /* the producer warp's lanes meet again before the aligned barriers below */
     /* Dependents may launch now, not earlier: released at the start, the
      * next GEMM's CTAs took SM slots and bandwidth from this one's stream
      * (BENCHMARKS.md, "Hopper GEMM by default"). */
@@ -523,13 +524,12 @@ gemm_tma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant
         else
             finish_rows<BN, __nv_bfloat16, false>(acc, pb, pr, mine0, mine1, gm, gn, e);
     }
-    /* A CTA none of whose threads finishes rows still receives nothing,
-     * but one whose rows all sit with other threads must outlive the
-     * partials landing in its shared memory. */
-    if (splits > 1 && r1 > r0 && tid == 0 && !mine0 && !mine1)
-        mbar_wait_cluster(reduced, 0);
     if (tid == 0)
         TMA_TRACE(8);
+    /* Where this rank finishes rows, its shared memory must outlive the
+     * partials landing in it, even if thread 0 holds none of those rows. */
+    if (splits > 1 && r1 > r0 && tid == 0 && !mine0 && !mine1)
+        mbar_wait_cluster(reduced, 0);
     if (tid == 0) {
         TMA_TRACE(9);
         TMA_TRACE_GT(11);
