@@ -72,6 +72,49 @@ static double median(std::vector<double> v)
     return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
+/* One launch's stamps, GRK_TMA_TRACE_SLOTS per CTA. */
+typedef std::vector<long long> trace;
+
+static cudaError_t read_trace(trace &tr, int ctas)
+{
+    tr.assign((size_t)GRK_TMA_TRACE * GRK_TMA_TRACE_SLOTS, 0);
+    return cudaMemcpyFromSymbol(tr.data(), g_tma_trace,
+                                sizeof(long long) * GRK_TMA_TRACE_SLOTS * std::min(ctas, GRK_TMA_TRACE));
+}
+
+/* Slot 0 is a CTA's entry (clock64); 1-9 the points below; 10 and 11 its
+ * entry and exit in %globaltimer nanoseconds. */
+static void print_trace(const char *label, const trace &tr, int ctas)
+{
+    const char *names[] = {"weights requested", "pdl wait passed", "first stage", "last stage", "wgmma done",
+                           "tail: pdl wait", "ranks started", "epilogue done", "exit"};
+    const int n = std::min(ctas, GRK_TMA_TRACE), S = GRK_TMA_TRACE_SLOTS;
+    long long gt0 = tr[10], gt1 = tr[11], gmax0 = tr[10];
+    for (int b = 0; b < n; b++) {
+        gt0 = std::min(gt0, tr[b * S + 10]);
+        gmax0 = std::max(gmax0, tr[b * S + 10]);
+        gt1 = std::max(gt1, tr[b * S + 11]);
+    }
+    printf("  %s\n    CTA entries spread over %lld ns, first entry to last exit %lld ns; cycles from entry "
+           "(median / max):",
+           label, gmax0 - gt0, gt1 - gt0);
+    for (int j = 0; j < 9; j++) {
+        const int slot = j + 1;
+        std::vector<double> v;
+        double mx = 0;
+        for (int b = 0; b < n; b++) {
+            /* consumer stamps (3-5) exist only where the CTA had K to do */
+            if (slot >= 3 && slot <= 5 && tr[b * S + slot] == 0)
+                continue;
+            const double d = (double)(tr[b * S + slot] - tr[b * S]);
+            v.push_back(d);
+            mx = std::max(mx, d);
+        }
+        printf("%s%s %.0f / %.0f", j % 3 == 0 ? "\n      " : "; ", names[j], median(v), mx);
+    }
+    printf("\n");
+}
+
 static int run_shape(void *enc, const shape &sh, unsigned char *flush, size_t flush_bytes)
 {
     const int copies = (int)std::max<int64_t>(4, (int64_t)(400 << 20) / (sh.n * sh.k * 2)); /* > L2 */
@@ -113,9 +156,8 @@ static int run_shape(void *enc, const shape &sh, unsigned char *flush, size_t fl
 
     /* One launch after an L2 flush, several times. */
     std::vector<double> alone;
-    std::vector<long long> tr(4096 * 16, 0);
-    CK(cudaMemcpyToSymbol(g_tma_trace, tr.data(), sizeof(long long) * 16 * 4096));
-    std::vector<long long> &tr_chain = tr;
+    trace tr_alone(GRK_TMA_TRACE * GRK_TMA_TRACE_SLOTS, 0), tr_chain;
+    CK(cudaMemcpyToSymbol(g_tma_trace, tr_alone.data(), sizeof(long long) * tr_alone.size()));
     const int ctas = (int)(((sh.n + grk_gemm_tma_bn(sh.cfg) - 1) / grk_gemm_tma_bn(sh.cfg)) *
                            ((sh.m + 63) / 64) * sh.splits);
     for (int rep = 0; rep < 9; rep++) {
@@ -129,8 +171,7 @@ static int run_shape(void *enc, const shape &sh, unsigned char *flush, size_t fl
         CK(cudaEventElapsedTime(&ms, e0, e1));
         alone.push_back(ms * 1000.0);
     }
-    std::vector<long long> tr_alone(4096 * 16, 0);
-    CK(cudaMemcpyFromSymbol(tr_alone.data(), g_tma_trace, sizeof(long long) * 16 * std::min(ctas, 4096)));
+    CK(read_trace(tr_alone, ctas));
 
     /* Chains in a graph, weights from DRAM. */
     double chain_us[2];
@@ -157,7 +198,7 @@ static int run_shape(void *enc, const shape &sh, unsigned char *flush, size_t fl
         }
         chain_us[pdl] = median(v);
         if (pdl) /* the last GEMM of the chain's last replay */
-            CK(cudaMemcpyFromSymbol(tr.data(), g_tma_trace, sizeof(long long) * 16 * std::min(ctas, 4096)));
+            CK(read_trace(tr_chain, ctas));
         CK(cudaGraphExecDestroy(ge));
         CK(cudaGraphDestroy(g));
     }
@@ -168,38 +209,10 @@ static int run_shape(void *enc, const shape &sh, unsigned char *flush, size_t fl
            ctas, median(alone), chain_us[0], chain_us[1], sh.n * sh.k * 2 / 1e6,
            sh.n * sh.k * 2 / (chain_us[1] * 1e-6) / 1e12);
 
-    for (int pass = 0; pass < 2; pass++) {
-    const std::vector<long long> &tr = pass ? tr_alone : tr_chain;
-    printf("  %s\n", pass ? "alone, after an L2 flush:" : "last GEMM of a PDL chain:");
-    const char *names[] = {"weights requested", "pdl wait passed", "first stage", "last stage", "wgmma done",
-                           "tail: pdl wait", "ranks started", "epilogue done", "exit"};
-    const int slots[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
-    const int n = std::min(ctas, 4096);
-    long long gt0 = tr[10], gt1 = tr[11], gmax0 = tr[10];
-    for (int b = 0; b < n; b++) {
-        gt0 = std::min(gt0, tr[b * 16 + 10]);
-        gmax0 = std::max(gmax0, tr[b * 16 + 10]);
-        gt1 = std::max(gt1, tr[b * 16 + 11]);
-    }
-    printf("    CTA entries spread over %lld ns, first entry to last exit %lld ns; cycles from entry (median / max):",
-           gmax0 - gt0, gt1 - gt0);
-    for (int j = 0; j < 9; j++) {
-        std::vector<double> v;
-        double mx = 0;
-        for (int b = 0; b < n; b++) {
-            double d = (double)(tr[b * 16 + slots[j]] - tr[b * 16 + 0]);
-            if (slots[j] == 3 || slots[j] == 4 || slots[j] == 5) {
-                /* consumer stamps exist only when the CTA had K to do */
-                if (tr[b * 16 + slots[j]] == 0)
-                    continue;
-            }
-            v.push_back(d);
-            mx = std::max(mx, d);
-        }
-        printf("%s%s %.0f / %.0f", j % 3 == 0 ? "\n      " : "; ", names[j], median(v), mx);
-    }
-    printf("\n");
-    }
+    print_trace("last GEMM of a PDL chain:", tr_chain, ctas);
+    print_trace("alone, after an L2 flush:", tr_alone, ctas);
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
     cudaFree(x);
     cudaFree(w);
     cudaFree(bias);

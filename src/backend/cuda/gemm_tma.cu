@@ -58,22 +58,23 @@ namespace cg = cooperative_groups;
 /* Timestamps for bench/gemm_tma_trace.cu, which includes this file with
  * GRK_TMA_TRACE defined: per CTA, clock64 at the points of its life named
  * there, and %globaltimer at entry and exit. Nothing in normal builds. */
+#define GRK_TMA_TRACE_SLOTS 12
 #ifdef GRK_TMA_TRACE
-__device__ long long g_tma_trace[GRK_TMA_TRACE][16];
-#define TMA_TRACE(slot)                                                                                       \
-    do {                                                                                                      \
-        const int b_ = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);                        \
-        if (b_ < GRK_TMA_TRACE)                                                                               \
-            g_tma_trace[b_][slot] = clock64();                                                                \
-    } while (0)
-#define TMA_TRACE_GT(slot)                                                                                    \
-    do {                                                                                                      \
-        const int b_ = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);                        \
-        long long t_;                                                                                         \
-        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t_));                                                \
-        if (b_ < GRK_TMA_TRACE)                                                                               \
-            g_tma_trace[b_][slot] = t_;                                                                       \
-    } while (0)
+__device__ long long g_tma_trace[GRK_TMA_TRACE][GRK_TMA_TRACE_SLOTS];
+__device__ __forceinline__ void tma_trace_put(int slot, long long t)
+{
+    const int b = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
+    if (b < GRK_TMA_TRACE)
+        g_tma_trace[b][slot] = t;
+}
+__device__ __forceinline__ long long global_ns()
+{
+    long long t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+#define TMA_TRACE(slot) tma_trace_put(slot, clock64())
+#define TMA_TRACE_GT(slot) tma_trace_put(slot, global_ns())
 #else
 #define TMA_TRACE(slot) ((void)0)
 #define TMA_TRACE_GT(slot) ((void)0)
@@ -242,7 +243,7 @@ template <int BN> struct prefetch_plan {
 };
 
 /* The residual values of the accumulator rows this thread finishes, as
- * float32 (zeros where absent): pr[8h + j] for row half h, column group j. */
+ * float32 (zeros where absent): pr[(BN/8)h + j] for row half h, column group j. */
 template <int BN, typename T>
 __device__ __forceinline__ void prefetch_residual(float2 *pr, bool mine0, bool mine1, int gm, int gn,
                                                   const grk_gemm_args &e)
@@ -414,18 +415,15 @@ gemm_tma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant
             }
         }
     } else {
-        if (prefetch_plan<BN>::res && (mine0 || mine1) && e.res) {
-            grk_pdl_wait(); /* the residual may be the previous kernel's output */
+        if (prefetch_plan<BN>::res) {
+            if ((mine0 || mine1) && e.res)
+                grk_pdl_wait(); /* the residual may be the previous kernel's output */
             if (e.y_dt == GRK_F32)
                 prefetch_residual<BN, float>(pr, mine0, mine1, gm, gn, e);
             else if (F16)
                 prefetch_residual<BN, __half>(pr, mine0, mine1, gm, gn, e);
             else
                 prefetch_residual<BN, __nv_bfloat16>(pr, mine0, mine1, gm, gn, e);
-        } else if (prefetch_plan<BN>::res) {
-#pragma unroll
-            for (int i = 0; i < BN / 4; i++)
-                pr[i] = make_float2(0.0f, 0.0f);
         }
         for (int i = 0; i < nk; i++) {
             const int s = i % STAGES;
