@@ -311,6 +311,36 @@ static void tma_case(void *enc, gr_dtype dt, gr_dtype ydt, gr_act act, int bias,
     linear_ops_free(&o);
 }
 
+/* A Hopper GEMM (49 rows) makes q, or q, k and v, and attention follows it
+ * at once, as in a DiT block: with keys and values made earlier (cross),
+ * the attention kernel fetches them before waiting for the GEMM; with the
+ * GEMM's own (self), after. Needs the default GEMM policy. */
+static void chained_attention_case(int self)
+{
+    const int heads = 8, hd = 48, lk = 200, valid = 150, inner = heads * hd;
+    linear_ops o;
+    linear_ops_make(&o, GR_BF16, GR_MATH_EXACT, GR_BF16, 1, 0, 49, 256, self ? 3 * inner : inner, 0);
+    pair kvb = mk(lk, 2 * inner, GR_BF16, 1.5f), nv = {{0}, {0}};
+    check_ok(CPU->ops->alloc(CPU, &nv.c, 1, 1, GR_I32), CPU, "alloc");
+    check_ok(GPU->ops->alloc(GPU, &nv.g, 1, 1, GR_I32), GPU, "alloc");
+    const int32_t n = valid;
+    BOTH(CPU->ops->upload(CPU, &nv.c, &n, GR_I32), GPU->ops->upload(GPU, &nv.g, &n, GR_I32), "kv_valid");
+    pair q = vcols(o.y, 0, inner);
+    pair k = self ? vcols(o.y, inner, inner) : vcols(kvb, 0, inner);
+    pair v = self ? vcols(o.y, 2 * inner, inner) : vcols(kvb, inner, inner);
+    pair out = mk(49, inner, GR_BF16, 1.0f);
+    poison(&out);
+    const float scale = 1.0f / sqrtf((float)hd);
+    BOTH(CPU->ops->linear(CPU, &o.x.c, &o.Lc, GR_ACT_NONE, NULL, &o.y.c),
+         GPU->ops->linear(GPU, &o.x.g, &o.Lg, GR_ACT_NONE, NULL, &o.y.g), "linear");
+    BOTH(CPU->ops->attention(CPU, &q.c, &k.c, &v.c, heads, heads, hd, 0, scale, self ? NULL : &nv.c, &out.c),
+         GPU->ops->attention(GPU, &q.g, &k.g, &v.g, heads, heads, hd, 0, scale, self ? NULL : &nv.g, &out.g),
+         "attention");
+    compare("attention after a Hopper GEMM", "BF16", &out, tol_of(GR_BF16), self ? "self (its k, v)" : "cross (k, v made before)");
+    rm(&out), rm(&kvb), rm(&nv);
+    linear_ops_free(&o);
+}
+
 static void test_gemm_tma(void)
 {
     void *enc = grk_gemm_tma_encoder();
@@ -370,6 +400,8 @@ static void test_gemm_tma(void)
                 linear_case(GR_BF16, GR_MATH_EXACT, act == 3 ? GR_F32 : GR_BF16, (gr_act)act, 1, act % 3, 49, 576,
                             320, act == 1);
             linear_case(GR_F16, GR_MATH_EXACT, GR_F16, GR_ACT_NONE, 1, 1, 300, 264, 388, 0);
+            chained_attention_case(0);
+            chained_attention_case(1);
         } else if (mode == 2) {
             for (int act = 0; act < 4; act++)
                 linear_case(GR_BF16, GR_MATH_EXACT, GR_BF16, (gr_act)act, 1, act % 3, 51, 448, 192, act == 1);

@@ -34,23 +34,6 @@ int64_t gr_dit_tokens(const gr_model_config *cfg)
     return 1 + (int64_t)cfg->action.future_tokens + cfg->action.horizon;
 }
 
-static int cross_blocks(const gr_model_config *cfg)
-{
-    int n = 0;
-    for (int i = 0; i < cfg->action.dit.layers; i++)
-        n += gr_dit_block_is_cross(cfg, i);
-    return n;
-}
-
-/* Which slot of the kv buffer cross block i uses. */
-static int cross_index(const gr_model_config *cfg, int i)
-{
-    int n = 0;
-    for (int j = 0; j < i; j++)
-        n += gr_dit_block_is_cross(cfg, j);
-    return n;
-}
-
 groot_status gr_dit_precompute(gr_backend *be, const gr_model_config *cfg, const gr_precision *p, int steps,
                                const gr_action_weights *w, gr_dit_constants *c)
 {
@@ -109,7 +92,7 @@ groot_status gr_dit_scratch_alloc(gr_backend *be, const gr_model_config *cfg, co
     const gr_action_config *ac = &cfg->action;
     const int64_t R = max_batch * gr_dit_tokens(cfg), E = ac->embed;
     const int64_t inner = (int64_t)ac->dit.heads * ac->dit.head_dim;
-    const int nc = cross_blocks(cfg);
+    const int nc = gr_dit_cross_blocks(cfg);
     memset(s, 0, sizeof *s);
     s->cap_batch = max_batch;
     s->cap_tokens = max_tokens;
@@ -120,7 +103,7 @@ groot_status gr_dit_scratch_alloc(gr_backend *be, const gr_model_config *cfg, co
     GR_TRY(be->ops->alloc(be, &s->attn, R, inner, p->act));
     GR_TRY(be->ops->alloc(be, &s->ff, R, GR_FF_MULT * E, p->act));
     GR_TRY(be->ops->alloc(be, &s->out, max_batch * ac->horizon, ac->dit_output_dim, p->act));
-    return be->ops->alloc(be, &s->kv, (nc > 0 ? nc : 1) * max_tokens, 2 * inner, p->act);
+    return be->ops->alloc(be, &s->kv, max_tokens, (nc > 0 ? nc : 1) * 2 * inner, p->act);
 }
 
 void gr_dit_scratch_free(gr_backend *be, gr_dit_scratch *s)
@@ -142,13 +125,10 @@ groot_status gr_dit_prepare_cross(gr_backend *be, const gr_model_config *cfg, co
     if (b->tokens > s->cap_tokens || b->count > s->cap_batch)
         return gr_fail(&be->err, GROOT_ERR_INTERNAL, "DiT: %d samples, %lld vl rows exceed the planned %lld, %lld",
                        b->count, (long long)b->tokens, (long long)s->cap_batch, (long long)s->cap_tokens);
-    for (int i = 0; i < cfg->action.dit.layers; i++) {
-        if (!gr_dit_block_is_cross(cfg, i))
-            continue;
-        gr_tensor kv = gr_view_rows(s->kv, cross_index(cfg, i) * s->cap_tokens, b->tokens);
-        GR_TRY(be->ops->linear(be, vl, &w->blocks[i].kv, GR_ACT_NONE, NULL, &kv));
-    }
-    return GROOT_OK;
+    if (gr_dit_cross_blocks(cfg) == 0)
+        return GROOT_OK;
+    gr_tensor kv = gr_view_rows(s->kv, 0, b->tokens);
+    return be->ops->linear(be, vl, &w->cross_kv, GR_ACT_NONE, NULL, &kv);
 }
 
 groot_status dit_block_forward(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
@@ -169,7 +149,8 @@ groot_status dit_block_forward(gr_backend *be, const gr_model_config *cfg, const
     GR_TRY(be->ops->modulate(be, &x, &mod_scale, &mod_shift, DIT_BLOCK_EPS, &y));
     if (bw->cross) {
         gr_tensor q = gr_view_rows(s->q, 0, R);
-        gr_tensor kv = gr_view_rows(s->kv, cross_index(cfg, i) * s->cap_tokens, b->tokens);
+        gr_tensor kv = gr_view_cols(gr_view_rows(s->kv, 0, b->tokens), gr_dit_cross_index(cfg, i) * 2 * inner,
+                                    2 * inner);
         GR_TRY(be->ops->linear(be, &y, &bw->q, GR_ACT_NONE, NULL, &q));
         for (int j = 0; j < b->count; j++) {
             const gr_batch_sample *bs = &b->sample[j];

@@ -31,7 +31,7 @@ void gr_dit_constants_free(gr_backend *be, gr_dit_constants *c);
  * each, stacked: sample i's at rows i*S) and the vl keys/values. */
 typedef struct gr_dit_scratch {
     int64_t cap_batch;
-    int64_t cap_tokens; /* vl rows the kv buffer holds per cross block */
+    int64_t cap_tokens; /* vl rows the kv buffer holds */
     gr_tensor x;        /* residual stream, float32 [B*S, E] */
     gr_tensor y;        /* act [B*S, E]: modulated / normed GEMM input */
     gr_tensor q;        /* act [B*S, inner] (cross blocks) */
@@ -39,7 +39,7 @@ typedef struct gr_dit_scratch {
     gr_tensor attn;     /* act [B*S, inner] */
     gr_tensor ff;       /* act [B*S, 4E] */
     gr_tensor out;      /* act [B*horizon, output_dim]: proj_out_2 of the action rows */
-    gr_tensor kv;       /* act [cross_blocks * cap_tokens, 2*inner] */
+    gr_tensor kv;       /* act [cap_tokens, cross_blocks * 2*inner]: block c's k, v at columns 2c*inner */
 } gr_dit_scratch;
 
 int64_t gr_dit_tokens(const gr_model_config *cfg);

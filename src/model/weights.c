@@ -78,14 +78,27 @@ groot_status gr_load_linear_parts(gr_loader *ld, gr_linear *L, const gr_precisio
     int64_t total = 0;
     for (int i = 0; i < nparts; i++)
         total += outs[i];
-    if (!ld->check_only) {
-        memset(L, 0, sizeof *L);
-        L->math = p->math;
-        GR_TRY(loader_alloc(ld, &L->w, total, in, p->weight, wnames[0]));
-        if (bnames)
-            GR_TRY(loader_alloc(ld, &L->b, 1, total, GR_F32, bnames[0]));
-    }
-    int64_t row0 = 0;
+    GR_TRY(gr_alloc_linear(ld, L, p, total, in, bnames != NULL, wnames[0]));
+    return gr_load_linear_parts_at(ld, L, 0, nparts, wnames, bnames, outs, in);
+}
+
+groot_status gr_alloc_linear(gr_loader *ld, gr_linear *L, const gr_precision *p, int64_t rows, int64_t in,
+                             int bias, const char *name)
+{
+    if (ld->check_only)
+        return GROOT_OK;
+    memset(L, 0, sizeof *L);
+    L->math = p->math;
+    GR_TRY(loader_alloc(ld, &L->w, rows, in, p->weight, name));
+    if (bias)
+        GR_TRY(loader_alloc(ld, &L->b, 1, rows, GR_F32, name));
+    return GROOT_OK;
+}
+
+groot_status gr_load_linear_parts_at(gr_loader *ld, gr_linear *L, int64_t row0, int nparts,
+                                     const char *const *wnames, const char *const *bnames, const int64_t *outs,
+                                     int64_t in)
+{
     for (int i = 0; i < nparts; i++) {
         const float *data;
         int64_t wshape[2] = {outs[i], in};
@@ -339,11 +352,11 @@ void gr_model_weights_free(gr_backend *be, const gr_model_config *cfg, gr_model_
     free_linear(be, &a->temb2);
     free_linear(be, &a->proj_out_1);
     free_linear(be, &a->proj_out_2);
+    free_linear(be, &a->cross_kv);
     if (a->blocks) {
         for (int i = 0; i < cfg->action.dit.layers; i++) {
             gr_dit_block_weights *b = &a->blocks[i];
             free_linear(be, &b->q);
-            free_linear(be, &b->kv);
             free_linear(be, &b->qkv);
             free_linear(be, &b->out);
             free_linear(be, &b->ff1);

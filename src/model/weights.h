@@ -91,12 +91,12 @@ typedef struct gr_vl_weights {
     gr_prenorm_block_weights *blocks;
 } gr_vl_weights;
 
-/* One DiT block. Cross-attention blocks read keys/values from vl (q alone,
- * kv fused [2*inner, cross_dim]); self-attention blocks fuse qkv. */
+/* One DiT block. Cross-attention blocks read keys/values from vl (q here,
+ * their k/v projections in gr_action_weights.cross_kv); self-attention
+ * blocks fuse qkv. */
 typedef struct gr_dit_block_weights {
     int cross;
     gr_linear q;   /* cross only */
-    gr_linear kv;  /* cross only */
     gr_linear qkv; /* self only */
     gr_linear out, ff1, ff2;
     gr_linear ada; /* norm1.linear: only until the per-step constants exist */
@@ -112,6 +112,11 @@ typedef struct gr_action_weights {
     gr_linear temb1, temb2, proj_out_1;       /* load-time only */
     gr_linear proj_out_2;
     gr_dit_block_weights *blocks;
+    /* Every cross-attention block's k and v projections of vl, stacked
+     * [cross_blocks * 2*inner, cross_dim] (block c's k rows at 2c*inner,
+     * v rows after them): vl is the same for all of them, so one GEMM a
+     * call makes all keys and values. */
+    gr_linear cross_kv;
 } gr_action_weights;
 
 typedef struct gr_model_weights {
@@ -125,6 +130,23 @@ typedef struct gr_model_weights {
 static inline int gr_dit_block_is_cross(const gr_model_config *cfg, int i)
 {
     return !(cfg->action.dit_interleave && (i % 2) == 1);
+}
+
+/* How many DiT blocks cross-attend, and which of them block i is. */
+static inline int gr_dit_cross_blocks(const gr_model_config *cfg)
+{
+    int n = 0;
+    for (int i = 0; i < cfg->action.dit.layers; i++)
+        n += gr_dit_block_is_cross(cfg, i);
+    return n;
+}
+
+static inline int gr_dit_cross_index(const gr_model_config *cfg, int i)
+{
+    int n = 0;
+    for (int j = 0; j < i; j++)
+        n += gr_dit_block_is_cross(cfg, j);
+    return n;
 }
 
 /* Checks every tensor's presence and shape first (a wrong checkpoint fails

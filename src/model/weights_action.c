@@ -39,7 +39,7 @@ groot_status gr_load_vl(gr_loader *ld, const gr_model_config *cfg, const gr_prec
 }
 
 static groot_status load_dit_block(gr_loader *ld, const gr_model_config *cfg, const gr_precision *p, int i,
-                                   gr_dit_block_weights *b)
+                                   gr_dit_block_weights *b, gr_linear *cross_kv)
 {
     char n0[GR_NAME_MAX], n1[GR_NAME_MAX], n2[GR_NAME_MAX], n3[GR_NAME_MAX], n4[GR_NAME_MAX], n5[GR_NAME_MAX];
     const gr_action_config *ac = &cfg->action;
@@ -62,7 +62,8 @@ static groot_status load_dit_block(gr_loader *ld, const gr_model_config *cfg, co
         GR_TRY(gr_load_linear(ld, &b->q, p, n0, n3, inner, E));
         const char *wn[2] = {n1, n2}, *bn[2] = {n4, n5};
         const int64_t outs[2] = {inner, inner};
-        GR_TRY(gr_load_linear_parts(ld, &b->kv, p, 2, wn, bn, outs, ac->dit_cross_dim));
+        GR_TRY(gr_load_linear_parts_at(ld, cross_kv, gr_dit_cross_index(cfg, i) * 2 * inner, 2, wn, bn, outs,
+                                       ac->dit_cross_dim));
     } else {
         const char *wn[3] = {n0, n1, n2}, *bn[3] = {n3, n4, n5};
         const int64_t outs[3] = {inner, inner, inner};
@@ -120,8 +121,12 @@ groot_status gr_load_action(gr_loader *ld, const gr_model_config *cfg, const gr_
                           GR_DIT_TIMESTEP_CHANNELS));
     GR_TRY(gr_load_linear(ld, &w->temb2, p, TEMB "linear_2.weight", TEMB "linear_2.bias", E, E));
     GR_TRY(gr_loader_array(ld, (void **)&w->blocks, ac->dit.layers, sizeof *w->blocks, "DiT blocks"));
+    const int64_t inner = (int64_t)ac->dit.heads * ac->dit.head_dim;
+    if (gr_dit_cross_blocks(cfg) > 0)
+        GR_TRY(gr_alloc_linear(ld, &w->cross_kv, p, gr_dit_cross_blocks(cfg) * 2 * inner, ac->dit_cross_dim, 1,
+                               "DiT cross-attention k/v"));
     for (int i = 0; i < ac->dit.layers; i++)
-        GR_TRY(load_dit_block(ld, cfg, p, i, &w->blocks[i]));
+        GR_TRY(load_dit_block(ld, cfg, p, i, &w->blocks[i], &w->cross_kv));
     GR_TRY(gr_load_linear(ld, &w->proj_out_1, p, "action_head.model.proj_out_1.weight",
                           "action_head.model.proj_out_1.bias", 2 * E, E));
     return gr_load_linear(ld, &w->proj_out_2, p, "action_head.model.proj_out_2.weight",

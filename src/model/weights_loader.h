@@ -37,6 +37,14 @@ groot_status gr_load_linear_parts(gr_loader *ld, gr_linear *L, const gr_precisio
                                   const int64_t *outs, int64_t in);
 groot_status gr_load_linear(gr_loader *ld, gr_linear *L, const gr_precision *p, const char *wname,
                             const char *bname, int64_t out, int64_t in);
+/* The same in two steps: a [rows, in] linear (with a float32 bias when
+ * `bias`), then parts read into its rows from row0 on (bnames NULL: no
+ * biases read). For projections of one input spread over several blocks. */
+groot_status gr_alloc_linear(gr_loader *ld, gr_linear *L, const gr_precision *p, int64_t rows, int64_t in,
+                             int bias, const char *name);
+groot_status gr_load_linear_parts_at(gr_loader *ld, gr_linear *L, int64_t row0, int nparts,
+                                     const char *const *wnames, const char *const *bnames, const int64_t *outs,
+                                     int64_t in);
 
 /* A weight stored with more than two dims (a conv kernel [D, C, p, p]) used as
  * a [rows, cols] linear; bname may be NULL. */

@@ -187,6 +187,7 @@ struct tc_args {
     int lq, lk, group, d, causal, vec, outvec;
     float scale_log2;
     int hpc, wr, wk, nbuf, rev;
+    int kv_ready; /* k, v, lk_dev may be read before grk_pdl_wait (grk_attention) */
 };
 
 size_t tc_smem(int dp, int wr, int wk, int nbuf)
@@ -328,8 +329,10 @@ template <typename T, int DP, int NW>
 __global__ void __launch_bounds__(NW * 32, 1)
 tc_attention(const tc_args a)
 {
-    grk_pdl_wait();
-    grk_pdl_release();
+    if (!a.kv_ready) {
+        grk_pdl_wait();
+        grk_pdl_release();
+    }
     extern __shared__ __align__(16) unsigned char smraw[];
     const int S = DP + kPad;
     typedef mma_op<T> op;
@@ -355,13 +358,24 @@ tc_attention(const tc_args a)
 
     /* Prologue: the first nbuf stages in flight at once (Q rides with the
      * first); the key loop is latency-bound, so depth matters more than
-     * overlap with compute. */
-    for (int hh = 0; hh < a.hpc; hh++)
-        load_rows<T, DP, NW * 32>(Qs + hh * rph * S, a.q, q0, rph, a.lq, (int64_t)(h0 + hh) * a.d,
-                                  a.d, a.vec, tid);
+     * overlap with compute. With keys and values made earlier (a DiT
+     * cross-attention's, once per call), they are requested while the
+     * previous kernel finishes, and Q, its output, after the wait. */
+    if (!a.kv_ready)
+        for (int hh = 0; hh < a.hpc; hh++)
+            load_rows<T, DP, NW * 32>(Qs + hh * rph * S, a.q, q0, rph, a.lq, (int64_t)(h0 + hh) * a.d,
+                                      a.d, a.vec, tid);
     for (int p = 0; p < a.nbuf && p < nst; p++) {
         load_rows<T, DP, NW * 32>(Ks + p * stk * S, a.k, p * stk, stk, kend, kc, a.d, a.vec, tid);
         load_rows<T, DP, NW * 32>(Vs + p * stk * S, a.v, p * stk, stk, kend, kc, a.d, a.vec, tid);
+        cp_commit();
+    }
+    if (a.kv_ready) {
+        grk_pdl_wait();
+        grk_pdl_release();
+        for (int hh = 0; hh < a.hpc; hh++)
+            load_rows<T, DP, NW * 32>(Qs + hh * rph * S, a.q, q0, rph, a.lq, (int64_t)(h0 + hh) * a.d,
+                                      a.d, a.vec, tid);
         cp_commit();
     }
 
@@ -392,7 +406,10 @@ tc_attention(const tc_args a)
 
     for (int st = 0; st < nst; st++) {
         const int issued = st + a.nbuf < nst ? st + a.nbuf : nst;
-        cp_wait_upto(issued - st - 1);
+        if (st == 0 && a.kv_ready)
+            cp_wait<0>(); /* Q's group came last */
+        else
+            cp_wait_upto(issued - st - 1);
         __syncthreads();
         if (st == 0) {
             const uint32_t qa = smem_u32(Qs) + qoff;
@@ -771,6 +788,7 @@ tc_args tc_prepare(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk,
     a.outvec = out.dt == q.dt && d % 2 == 0 && out.ld % 2 == 0 && ((uintptr_t)out.p % 4) == 0;
     a.hpc = a.wr = a.wk = a.nbuf = 1;
     a.rev = 0;
+    a.kv_ready = 0;
     return a;
 }
 
@@ -778,7 +796,7 @@ tc_args tc_prepare(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk,
 
 extern "C" cudaError_t grk_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk,
                                      const int32_t *lk_dev, int heads, int kv_heads, int head_dim, int causal,
-                                     float scale, int num_sms, grk_stream s)
+                                     float scale, int kv_ready, int num_sms, grk_stream s)
 {
     if (lq <= 0 || heads <= 0)
         return cudaSuccess;
@@ -791,6 +809,7 @@ extern "C" cudaError_t grk_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat ou
     const bool same = q.dt == k.dt && k.dt == v.dt;
     if (same && (q.dt == GRK_BF16 || q.dt == GRK_F16) && sl2 > 0.0f) {
         tc_args a = tc_prepare(q, k, v, out, lq, lk, lk_dev, group, head_dim, causal, sl2);
+        a.kv_ready = kv_ready && s.pdl;
         tc_cfg c = choose_tc(lq, lk, heads, group, head_dim, causal, num_sms);
         if (q.dt == GRK_BF16)
             return launch_tc<__nv_bfloat16>(a, heads, c, num_sms, s);

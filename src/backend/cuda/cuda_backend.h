@@ -144,6 +144,12 @@ typedef struct gr_cuda_backend {
      * early starts reaches the next GEMM. Among cuBLASLt's kernels, which
      * neither start early nor let others, it slowed TF32 calls by 12%. */
     int pdl_chain;
+    /* Bytes [last_out_lo, last_out_hi) hold what the last kernel op
+     * enqueued writes. A programmatic dependent starts once the kernel
+     * before it has passed its own wait, so everything written earlier is
+     * complete: an op whose inputs lie outside this range may fetch them
+     * before waiting (gr_cuda_written_by_last). */
+    uintptr_t last_out_lo, last_out_hi;
     gr_cuda_tma_route tma_routes[GR_CUDA_GEMM_PLANS];
     uint64_t tma_clock;
     void *tma_tune_y;
@@ -151,6 +157,24 @@ typedef struct gr_cuda_backend {
 } gr_cuda_backend;
 
 static inline gr_cuda_backend *gr_cuda(gr_backend *be) { return (gr_cuda_backend *)be; }
+
+/* Records t as the output of the kernel op being enqueued. */
+static inline void gr_cuda_note_output(gr_cuda_backend *cb, const gr_tensor *t)
+{
+    const size_t es = gr_dtype_size(t->dtype);
+    cb->last_out_lo = (uintptr_t)t->data;
+    cb->last_out_hi = t->rows > 0 ? (uintptr_t)t->data + es * (size_t)(t->ld * (t->rows - 1) + t->cols) : 0;
+}
+
+/* Whether t may overlap what the last kernel op writes. */
+static inline int gr_cuda_written_by_last(const gr_cuda_backend *cb, const gr_tensor *t)
+{
+    if (!gr_tensor_present(t) || t->rows <= 0)
+        return 0;
+    const uintptr_t lo = (uintptr_t)t->data;
+    const uintptr_t hi = lo + gr_dtype_size(t->dtype) * (size_t)(t->ld * (t->rows - 1) + t->cols);
+    return lo < cb->last_out_hi && cb->last_out_lo < hi;
+}
 
 static inline grk_stream gr_cuda_ks(const gr_cuda_backend *cb)
 {

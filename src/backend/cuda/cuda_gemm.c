@@ -910,6 +910,7 @@ groot_status gr_cuda_linear(gr_backend *be, const gr_tensor *x, const gr_linear 
     if (M == 0 || N == 0)
         return GROOT_OK;
     int done = 0;
+    gr_cuda_note_output(cb, y);
     GR_TRY(gr_cuda_linear_tma(cb, x, L, act, residual, y, &done));
     cb->pdl_chain = done;
     if (done)

@@ -49,10 +49,12 @@ cudaError_t grk_qk_norm_rope(grk_mat x, int64_t rows, int heads, int head_dim, c
 /* ---- attention.cu ---- */
 /* out = softmax(q k^T * scale [causal]) v per head. lk_dev (NULL: all lk
  * keys) points at the number of real keys on the device. num_sms sizes the
- * block shape so that short sequences still spread over the multiprocessors. */
+ * block shape so that short sequences still spread over the multiprocessors.
+ * kv_ready: k, v and lk_dev were written before the kernel this one follows
+ * (not by it), so a programmatic dependent may fetch them before waiting. */
 cudaError_t grk_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, const int32_t *lk_dev,
-                          int heads, int kv_heads, int head_dim, int causal, float scale, int num_sms,
-                          grk_stream s);
+                          int heads, int kv_heads, int head_dim, int causal, float scale, int kv_ready,
+                          int num_sms, grk_stream s);
 
 /* ---- elementwise.cu ---- */
 /* y = act(t + bias) + r, with bias float32 [cols] or NULL and r.p NULL when absent

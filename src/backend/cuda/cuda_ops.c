@@ -24,8 +24,12 @@ static const float *opt_row(gr_backend *be, const char *op, const char *what, co
     return (const float *)t->data;
 }
 
-static groot_status launched(gr_backend *be, cudaError_t e, const char *op, const gr_tensor *t)
+/* After an op's launch: records what it writes (out), or reports the
+ * failure on its operand t. */
+static groot_status launched(gr_backend *be, cudaError_t e, const char *op, const gr_tensor *t,
+                             const gr_tensor *out)
 {
+    gr_cuda_note_output(gr_cuda(be), out);
     if (e == cudaSuccess)
         return GROOT_OK;
     char d[96];
@@ -50,7 +54,7 @@ static groot_status rownorm(gr_backend *be, const char *op, const gr_tensor *x, 
     const float *hp = opt_row(be, op, "shift", shift, x->cols, &st);
     GR_TRY(st);
     return launched(be, grk_rownorm(mat(x), mat(y), x->rows, x->cols, center, wp, bp, sp, hp, eps,
-                                    gr_cuda_ks(gr_cuda(be))), op, x);
+                                    gr_cuda_ks(gr_cuda(be))), op, x, y);
 }
 
 groot_status gr_cuda_layernorm(gr_backend *be, const gr_tensor *x, const gr_tensor *w,
@@ -92,7 +96,7 @@ groot_status gr_cuda_qk_norm_rope(gr_backend *be, gr_tensor *x, int heads, int h
                        (long long)sin->ld, (long long)x->rows);
     return launched(be, grk_qk_norm_rope(mat(x), x->rows, heads, head_dim, (const float *)w->data, eps,
                                          (const float *)cos->data, (const float *)sin->data, cos->ld,
-                                         gr_cuda_ks(gr_cuda(be))), op, x);
+                                         gr_cuda_ks(gr_cuda(be))), op, x, x);
 }
 
 groot_status gr_cuda_attention(gr_backend *be, const gr_tensor *q, const gr_tensor *k,
@@ -122,9 +126,12 @@ groot_status gr_cuda_attention(gr_backend *be, const gr_tensor *q, const gr_tens
         valid = (const int32_t *)kv_valid->data;
     }
     gr_cuda_backend *cb = gr_cuda(be);
+    const int kv_ready = !gr_cuda_written_by_last(cb, k) && !gr_cuda_written_by_last(cb, v) &&
+                         !gr_cuda_written_by_last(cb, kv_valid);
     return launched(be, grk_attention(mat(q), mat(k), mat(v), mat(out), (int)q->rows, (int)k->rows, valid,
-                                      heads, kv_heads, head_dim, causal, scale, cb->num_sms, gr_cuda_ks(cb)),
-                    op, q);
+                                      heads, kv_heads, head_dim, causal, scale, kv_ready, cb->num_sms,
+                                      gr_cuda_ks(cb)),
+                    op, q, out);
 }
 
 groot_status gr_cuda_swiglu(gr_backend *be, const gr_tensor *gate, const gr_tensor *up, gr_tensor *y)
@@ -133,7 +140,7 @@ groot_status gr_cuda_swiglu(gr_backend *be, const gr_tensor *gate, const gr_tens
     GR_TRY(gr_cuda_check(be, "swiglu", "up", up, GR_DTYPE_COUNT, gate->rows, gate->cols));
     GR_TRY(gr_cuda_check(be, "swiglu", "y", y, GR_DTYPE_COUNT, gate->rows, gate->cols));
     return launched(be, grk_swiglu(mat(gate), mat(up), mat(y), gate->rows, gate->cols, gr_cuda_ks(gr_cuda(be))),
-                    "swiglu", gate);
+                    "swiglu", gate, y);
 }
 
 groot_status gr_cuda_activation(gr_backend *be, const gr_tensor *x, gr_act act, gr_tensor *y)
@@ -144,7 +151,7 @@ groot_status gr_cuda_activation(gr_backend *be, const gr_tensor *x, gr_act act, 
         return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "cuda activation: unknown activation %d", (int)act);
     grk_mat none = {NULL, 0, 0};
     return launched(be, grk_act_add(mat(x), NULL, (int)act, none, mat(y), x->rows, x->cols,
-                                    gr_cuda_ks(gr_cuda(be))), "activation", x);
+                                    gr_cuda_ks(gr_cuda(be))), "activation", x, y);
 }
 
 groot_status gr_cuda_add_rows(gr_backend *be, const gr_tensor *x, const gr_tensor *rows, gr_tensor *y)
@@ -155,14 +162,14 @@ groot_status gr_cuda_add_rows(gr_backend *be, const gr_tensor *x, const gr_tenso
     if (rows->rows <= 0 && x->rows > 0)
         return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "cuda add_rows: rows is empty");
     return launched(be, grk_add_rows(mat(x), mat(rows), rows->rows, mat(y), x->rows, x->cols,
-                                     gr_cuda_ks(gr_cuda(be))), "add_rows", x);
+                                     gr_cuda_ks(gr_cuda(be))), "add_rows", x, y);
 }
 
 groot_status gr_cuda_axpy(gr_backend *be, float alpha, const gr_tensor *x, gr_tensor *y)
 {
     GR_TRY(gr_cuda_check(be, "axpy", "x", x, GR_DTYPE_COUNT, -1, -1));
     GR_TRY(gr_cuda_check(be, "axpy", "y", y, GR_DTYPE_COUNT, x->rows, x->cols));
-    return launched(be, grk_axpy(alpha, mat(x), mat(y), x->rows, x->cols, gr_cuda_ks(gr_cuda(be))), "axpy", x);
+    return launched(be, grk_axpy(alpha, mat(x), mat(y), x->rows, x->cols, gr_cuda_ks(gr_cuda(be))), "axpy", x, y);
 }
 
 groot_status gr_cuda_copy(gr_backend *be, const gr_tensor *src, gr_tensor *dst)
@@ -190,7 +197,7 @@ groot_status gr_cuda_copy(gr_backend *be, const gr_tensor *src, gr_tensor *dst)
     if (!gr_cuda_is_float(src->dtype) || !gr_cuda_is_float(dst->dtype))
         return gr_fail(&be->err, GROOT_ERR_UNSUPPORTED, "cuda copy: %s to %s", gr_dtype_name(src->dtype),
                        gr_dtype_name(dst->dtype));
-    return launched(be, grk_copy(mat(src), mat(dst), src->rows, src->cols, gr_cuda_ks(cb)), "copy", src);
+    return launched(be, grk_copy(mat(src), mat(dst), src->rows, src->cols, gr_cuda_ks(cb)), "copy", src, dst);
 }
 
 groot_status gr_cuda_embed(gr_backend *be, const gr_tensor *ids, const gr_tensor *table,
@@ -207,7 +214,7 @@ groot_status gr_cuda_embed(gr_backend *be, const gr_tensor *ids, const gr_tensor
         image_token_id = -1; /* ids are >= 0: no row takes the image path */
     }
     return launched(be, grk_embed((const int32_t *)ids->data, ids->cols, mat(table), image_token_id, im,
-                                  mat(y), table->cols, gr_cuda_ks(gr_cuda(be))), "embed", y);
+                                  mat(y), table->cols, gr_cuda_ks(gr_cuda(be))), "embed", y, y);
 }
 
 groot_status gr_cuda_patchify(gr_backend *be, const gr_tensor *pixels, int channels, int height,
@@ -221,5 +228,5 @@ groot_status gr_cuda_patchify(gr_backend *be, const gr_tensor *pixels, int chann
     GR_TRY(gr_cuda_check(be, "patchify", "y", y, GR_DTYPE_COUNT, pixels->rows * per,
                          (int64_t)channels * patch * patch));
     return launched(be, grk_patchify((const float *)pixels->data, pixels->ld, pixels->rows, channels, height,
-                                     width, patch, mat(y), gr_cuda_ks(gr_cuda(be))), "patchify", y);
+                                     width, patch, mat(y), gr_cuda_ks(gr_cuda(be))), "patchify", y, y);
 }
