@@ -35,6 +35,9 @@ LOG="$OUT/device_check.log"
 summary=()
 add() { summary+=("$(printf '%-44s %s' "$1" "$2")"); }
 
+# The programs come packed (device_pack.sh); the carried build needs its
+# non-CUDA shared libraries beside it.
+[ -f "$B/bin.txz" ] && tar xJf "$B/bin.txz" -C "$B"
 # The carried build needs its non-CUDA shared libraries beside it.
 if [ -f "$B/devlibs.txz" ]; then
   mkdir -p /tmp/groot-devlibs && tar xJf "$B/devlibs.txz" -C /tmp/groot-devlibs

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Packs a CUDA build made here (default build-dev) into .dev/ for the GPU
-# machine, which has CUDA but none of groot's Debian dependencies: the groot
-# binary, the device test programs, the build's CMakeCache.txt (it names the
-# source path the tests were compiled with) and, in devlibs.txz, the non-CUDA
-# shared libraries they load. Carry .dev to the device and run
-# scripts/device_check.sh there.
+# machine, which has CUDA but none of groot's Debian dependencies: in bin.txz
+# the groot binary and the device test programs, the build's CMakeCache.txt
+# (it names the source path the tests were compiled with) and, in
+# devlibs.txz, the non-CUDA shared libraries they load. Carry .dev to the
+# device and run scripts/device_check.sh there (it unpacks both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build-dev}
@@ -23,4 +23,8 @@ done | sort -u | grep -v -E 'libcuda|libcublas|libcudart|libc\.so|libm\.so|libdl
 strip --strip-unneeded "$tmp"/* 2>/dev/null || true
 tar cJf "$D/devlibs.txz" -C "$tmp" .
 rm -rf "$tmp"
+# The programs travel compressed too (each holds the whole library);
+# device_check.sh unpacks them in place.
+tar cJf "$D/bin.txz" -C "$D" groot tests
+rm -rf "$D/groot" "$D/tests"
 du -sh "$D"

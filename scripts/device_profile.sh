@@ -12,6 +12,7 @@ M=${2:-/tmp/groot-3b}
 P=${3:-bf16}
 OUT=${OUT:-/tmp/groot-out}
 mkdir -p "$OUT"
+[ -f "$B/bin.txz" ] && [ ! -x "$B/groot" ] && tar xJf "$B/bin.txz" -C "$B"
 if [ -f "$B/devlibs.txz" ] && [ ! -d /tmp/groot-devlibs ]; then
   mkdir -p /tmp/groot-devlibs && tar xJf "$B/devlibs.txz" -C /tmp/groot-devlibs
 fi
