@@ -854,6 +854,32 @@ static void time_big_ops(void)
     free(wh);
 }
 
+/* GROOT_SEQ_BUCKET: a whole number in range, or creating a backend fails
+ * with a message naming the variable and the value. */
+static void test_env_knobs(void)
+{
+    const char *bad[] = {"abc", "0", "16x", "99999"};
+    for (int i = 0; i < 4; i++) {
+        gr_backend *b = NULL;
+        gr_error err = {0};
+        setenv("GROOT_SEQ_BUCKET", bad[i], 1);
+        groot_status st = gr_backend_create("cpu", 0, &b, &err);
+        CHECK(st == GROOT_ERR_INVALID_ARG && b == NULL && strstr(err.msg, "GROOT_SEQ_BUCKET") &&
+                  strstr(err.msg, bad[i]),
+              "GROOT_SEQ_BUCKET=%s: %s %s", bad[i], groot_status_name(st), err.msg);
+        if (b)
+            gr_backend_destroy(b);
+    }
+    gr_backend *b = NULL;
+    gr_error err = {0};
+    setenv("GROOT_SEQ_BUCKET", "8", 1);
+    groot_status st = gr_backend_create("cpu", 0, &b, &err);
+    CHECK(st == GROOT_OK && b && b->seq_bucket == 8, "GROOT_SEQ_BUCKET=8: %s", err.msg);
+    if (b)
+        gr_backend_destroy(b);
+    unsetenv("GROOT_SEQ_BUCKET");
+}
+
 int main(void)
 {
     gr_error err = {0};
@@ -872,6 +898,7 @@ int main(void)
     test_alloc_bad_shapes();
     test_upload();
     test_execution();
+    test_env_knobs();
     time_big_ops();
     gr_backend_destroy(be);
 

@@ -376,6 +376,30 @@ static void test_gemm_tma(void)
     CHECK(!grk_gemm_tma_fits(&a), "gemm_tma takes a row stride of 24 bytes");
     CHECK(grk_gemm_tma(enc, &a, 0, 1, 0) == cudaErrorInvalidValue, "gemm_tma launched on refused operands");
 
+    /* A knob's unknown value fails the backend's creation, naming it. */
+    {
+        const char *knob[][2] = {{"GROOT_GEMM_TMA", "on"}, {"GROOT_GEMM_TUNE", "3"}, {"GROOT_GEMM_LOG", "yes"},
+                                 {"GROOT_PROFILE_REPLAY", "-1"}};
+        for (int i = 0; i < 4; i++) {
+            gr_backend *b = NULL;
+            gr_error err = {0};
+            const char *was = getenv(knob[i][0]);
+            char keep[32] = "";
+            if (was)
+                snprintf(keep, sizeof keep, "%s", was);
+            setenv(knob[i][0], knob[i][1], 1);
+            groot_status st = gr_backend_cuda_create(0, &b, &err);
+            CHECK(st == GROOT_ERR_INVALID_ARG && !b && strstr(err.msg, knob[i][0]) && strstr(err.msg, knob[i][1]),
+                  "%s=%s: %s %s", knob[i][0], knob[i][1], groot_status_name(st), err.msg);
+            if (b)
+                gr_backend_destroy(b);
+            if (was)
+                setenv(knob[i][0], keep, 1);
+            else
+                unsetenv(knob[i][0]);
+        }
+    }
+
     /* Through a backend made with GROOT_GEMM_TMA=2, gemm_tma.cu wherever
      * it fits; with =1, chosen by timing against cuBLASLt; unset (3), for
      * GEMMs of at most 64 rows. (The shared backend has it at 0.) */

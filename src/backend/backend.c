@@ -1,5 +1,7 @@
 #include "backend/backend.h"
 
+#include "core/env.h"
+
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,15 +86,12 @@ gr_tensor gr_reshape(gr_tensor t, int64_t rows, int64_t cols)
 /* GROOT_SEQ_BUCKET=N (1..GR_SEQ_BUCKET_MAX) replaces the backend's own
  * bucket: 1 gives every prompt length its own recorded call; a bucket on
  * the CPU exercises the padding without a GPU (tests). */
-static void seq_bucket_from_env(gr_backend *be)
+static groot_status seq_bucket_from_env(gr_backend *be, gr_error *err)
 {
-    const char *env = getenv("GROOT_SEQ_BUCKET");
-    if (!env || !*env)
-        return;
-    char *end = NULL;
-    long n = strtol(env, &end, 10);
-    if (*end == '\0' && n >= 1 && n <= GR_SEQ_BUCKET_MAX)
-        be->seq_bucket = (int)n;
+    long n = be->seq_bucket;
+    GR_TRY(gr_env_int("GROOT_SEQ_BUCKET", 1, GR_SEQ_BUCKET_MAX, &n, err));
+    be->seq_bucket = (int)n;
+    return GROOT_OK;
 }
 
 groot_status gr_backend_create(const char *device, int num_threads, gr_backend **out, gr_error *err)
@@ -105,8 +104,10 @@ groot_status gr_backend_create(const char *device, int num_threads, gr_backend *
         st = gr_backend_cuda_create(num_threads, out, err);
     else
         return gr_fail(err, GROOT_ERR_INVALID_ARG, "unknown device '%s' (expected cpu or cuda)", device);
-    if (st == GROOT_OK)
-        seq_bucket_from_env(*out);
+    if (st == GROOT_OK && (st = seq_bucket_from_env(*out, err)) != GROOT_OK) {
+        gr_backend_destroy(*out);
+        *out = NULL;
+    }
     return st;
 }
 

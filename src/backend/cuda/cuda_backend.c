@@ -294,8 +294,6 @@ groot_status gr_backend_cuda_create(int num_threads, gr_backend **out, gr_error 
      * rows cost a few percent of the language model. */
     cb->base.seq_bucket = 16;
     cb->device = 0;
-    const char *prof = getenv("GROOT_PROFILE_REPLAY");
-    cb->profile_replay = prof ? strtol(prof, NULL, 10) : 0;
     if ((e = cudaSetDevice(0)) != cudaSuccess)
         return create_fail(cb, err, e, "cudaSetDevice(0)");
     if ((e = cudaDeviceGetAttribute(&cb->num_sms, cudaDevAttrMultiProcessorCount, 0)) != cudaSuccess)
@@ -307,7 +305,11 @@ groot_status gr_backend_cuda_create(int num_threads, gr_backend **out, gr_error 
     /* gemm_tma.cu is built for sm_90a, which runs on compute capability 9.0 only. */
     if (cc_major == 9 && cc_minor == 0)
         cb->tma_encoder = grk_gemm_tma_encoder();
-    cb->tma_mode = cb->tma_encoder ? gr_cuda_tma_mode_from_env() : GR_TMA_OFF;
+    groot_status knobs = gr_cuda_knobs_from_env(cb, err);
+    if (knobs != GROOT_OK) {
+        cuda_destroy(&cb->base);
+        return knobs;
+    }
     if ((e = cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking)) != cudaSuccess)
         return create_fail(cb, err, e, "stream");
     cublasStatus_t bs = cublasLtCreate(&cb->lt);

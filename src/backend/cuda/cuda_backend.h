@@ -109,6 +109,10 @@ typedef struct gr_cuda_backend {
      * whole steady-state call and nothing of loading or autotuning. */
     long profile_replay;
     long replays;
+    /* The other knobs, read and checked once (gr_cuda_knobs_from_env):
+     * GROOT_GEMM_TUNE (0, 1, 2), GROOT_GEMM_BORROW (0, 1), GROOT_GEMM_LOG
+     * (0, 1, 2: every candidate too). */
+    int tune_level, borrow, gemm_log;
 
     /* graph.c: fn of run_recorded is running (eagerly or captured), so a
      * nested run_recorded just calls its fn. */
@@ -218,7 +222,9 @@ typedef enum gr_tma_mode {
     GR_TMA_ALWAYS = 2, /* "2": gemm_tma.cu wherever it fits */
     GR_TMA_SMALL = 3   /* unset or "small": gemm_tma.cu for few rows */
 } gr_tma_mode;
-int gr_cuda_tma_mode_from_env(void);
+/* Reads GROOT_GEMM_TMA, GROOT_GEMM_TUNE, GROOT_GEMM_BORROW, GROOT_GEMM_LOG
+ * and GROOT_PROFILE_REPLAY into cb; an unknown value is an error. */
+groot_status gr_cuda_knobs_from_env(gr_cuda_backend *cb, gr_error *err);
 /* Creates the two timing events of tuning, once. */
 groot_status gr_cuda_tune_events(gr_cuda_backend *cb);
 /* Grows a tuning buffer (synchronizes; outside captures only). */

@@ -209,10 +209,9 @@ static double est_us(const gr_cuda_gemm_key *k)
  * GROOT_GEMM_TUNE=0|1|2 picks. Below about a microsecond a GEMM is
  * launch-bound whatever the algorithm, and is not tuned (which also keeps
  * first runs under compute-sanitizer short). */
-static int tune_level(const gr_cuda_gemm_key *k)
+static int tune_level(const gr_cuda_backend *cb, const gr_cuda_gemm_key *k)
 {
-    const char *env = getenv("GROOT_GEMM_TUNE");
-    int level = env && (env[0] == '0' || env[0] == '2') ? env[0] - '0' : 1;
+    const int level = cb->tune_level;
     /* Long GEMMs are compute-bound, where the heuristic's pick won every
      * time; timing them only heats the card (and slowed the GEMMs right
      * after by a tenth). */
@@ -480,8 +479,7 @@ static groot_status agrees(gr_cuda_backend *cb, const tune_ctx *t, const cublasL
  * unless a deployment prefers the first call's latency. */
 static int borrow_nearby(gr_cuda_backend *cb, gr_cuda_gemm_plan *p)
 {
-    const char *env = getenv("GROOT_GEMM_BORROW");
-    if (!env || strcmp(env, "1") != 0)
+    if (!cb->borrow)
         return 0;
     const gr_cuda_gemm_key *k = &p->key;
     for (int i = 0; i < GR_CUDA_GEMM_PLANS; i++) {
@@ -499,8 +497,7 @@ static int borrow_nearby(gr_cuda_backend *cb, gr_cuda_gemm_plan *p)
             r.workspaceSize > cb->lt_ws_size)
             continue;
         p->algo = q->algo;
-        const char *log = getenv("GROOT_GEMM_LOG");
-        if (log && *log && *log != '0')
+        if (cb->gemm_log)
             fprintf(stderr, "gemm tune M=%lld N=%lld K=%lld: the pick of M=%lld, not searched again\n",
                     (long long)k->m, (long long)k->n, (long long)k->k, (long long)q->key.m);
         return 1;
@@ -514,7 +511,7 @@ static groot_status plan_tune(gr_cuda_backend *cb, gr_cuda_gemm_plan *p, const v
     gr_backend *be = &cb->base;
     const gr_cuda_gemm_key *k = &p->key;
     p->tuned = 1; /* once, whatever happens below */
-    const int level = tune_level(k);
+    const int level = tune_level(cb, k);
     if (!level || (level < 2 && borrow_nearby(cb, p)))
         return GROOT_OK;
     const size_t d_bytes = gr_dtype_size((gr_dtype)k->d_type) * (size_t)(k->ldd * (k->m - 1) + k->n);
@@ -634,8 +631,7 @@ static groot_status plan_tune(gr_cuda_backend *cb, gr_cuda_gemm_plan *p, const v
     if (!st)
         p->timed = 1;
 
-    const char *log = getenv("GROOT_GEMM_LOG");
-    if (!st && log && *log && *log != '0') {
+    if (!st && cb->gemm_log) {
         const tune_cand *bc = &t->cand[best];
         fprintf(stderr,
                 "gemm tune M=%lld N=%lld K=%lld %s->%s epi=%d beta=%d: %d cand (copies %d, reps %d), "
@@ -646,7 +642,7 @@ static groot_status plan_tune(gr_cuda_backend *cb, gr_cuda_gemm_plan *p, const v
                 algo_attr(&bc->algo, CUBLASLT_ALGO_CONFIG_TILE_ID),
                 algo_attr(&bc->algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM),
                 algo_attr(&bc->algo, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME));
-        if (*log == '2')
+        if (cb->gemm_log == 2)
             for (int i = 0; i < t->n; i++)
                 fprintf(stderr, "  %c#%d %.2f us algo %d tile %d splitK %d red %d\n", t->cand[i].from, i,
                         t->cand[i].us, algo_attr(&t->cand[i].algo, CUBLASLT_ALGO_CONFIG_ID),

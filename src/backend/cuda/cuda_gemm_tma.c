@@ -12,10 +12,11 @@
  * the residual; cuBLASLt's tuning, which a timed cuBLASLt run may start,
  * may reallocate its own scratch).
  *
- * GROOT_GEMM_TMA, read when the backend is made, picks the policy:
- * unset (or "small") runs gemm_tma.cu for GEMMs of at most
- * TMA_SMALL_M rows and cuBLASLt for the rest; 0 never uses gemm_tma.cu,
- * 1 chooses by timing against cuBLASLt, 2 uses it wherever it fits. Every
+ * GROOT_GEMM_TMA, read when the backend is made (gr_cuda_knobs_from_env),
+ * picks the policy: unset (or "small") runs gemm_tma.cu for GEMMs of at
+ * most TMA_SMALL_M rows and cuBLASLt for the rest; 0 never uses
+ * gemm_tma.cu, 1 chooses by timing against cuBLASLt, 2 uses it wherever it
+ * fits; anything else fails the backend's creation. Every
  * policy but 0 times gemm_tma.cu's configurations on a shape's first use.
  * Why by rows: alone, each of the DiT's 49-row GEMMs is a little slower on
  * gemm_tma.cu than on cuBLASLt, but in the graph, where it fetches its
@@ -31,6 +32,7 @@
 #include <string.h>
 
 #include "backend/cuda/cuda_kernels.h"
+#include "core/env.h"
 
 #define TMA_MAX_CANDS 64
 #define TMA_SMALL_M 64
@@ -41,16 +43,22 @@ typedef struct tma_cand {
     float us;
 } tma_cand;
 
-int gr_cuda_tma_mode_from_env(void)
+groot_status gr_cuda_knobs_from_env(gr_cuda_backend *cb, gr_error *err)
 {
-    const char *env = getenv("GROOT_GEMM_TMA");
-    if (!env || !*env || strcmp(env, "small") == 0)
-        return GR_TMA_SMALL;
-    if (strcmp(env, "1") == 0)
-        return GR_TMA_TIMED;
-    if (strcmp(env, "2") == 0)
-        return GR_TMA_ALWAYS;
-    return GR_TMA_OFF;
+    static const char *const tma[] = {"0", "1", "2", "small"}, *const tune[] = {"0", "1", "2"};
+    static const char *const onoff[] = {"0", "1"};
+    int i;
+    GR_TRY(gr_env_choice("GROOT_GEMM_TMA", tma, 4, &i, err));
+    const int modes[] = {GR_TMA_OFF, GR_TMA_TIMED, GR_TMA_ALWAYS, GR_TMA_SMALL};
+    cb->tma_mode = !cb->tma_encoder ? GR_TMA_OFF : i < 0 ? GR_TMA_SMALL : modes[i];
+    GR_TRY(gr_env_choice("GROOT_GEMM_TUNE", tune, 3, &i, err));
+    cb->tune_level = i < 0 ? 1 : i;
+    GR_TRY(gr_env_choice("GROOT_GEMM_BORROW", onoff, 2, &i, err));
+    cb->borrow = i == 1;
+    GR_TRY(gr_env_choice("GROOT_GEMM_LOG", tune, 3, &i, err)); /* 2: every candidate too */
+    cb->gemm_log = i < 0 ? 0 : i;
+    cb->profile_replay = 0;
+    return gr_env_int("GROOT_PROFILE_REPLAY", 0, 1000000, &cb->profile_replay, err);
 }
 
 static void fill_args(grk_gemm_args *a, const gr_tensor *x, const gr_linear *L, gr_act act,
@@ -182,8 +190,7 @@ static groot_status choose(gr_cuda_backend *cb, gr_cuda_tma_route *rt, const grk
     rt->cfg = best >= 0 ? c[best].cfg : -1;
     rt->splits = best >= 0 ? c[best].splits : 0;
 
-    const char *log = getenv("GROOT_GEMM_LOG");
-    if (log && *log && *log != '0') {
+    if (cb->gemm_log) {
         fprintf(stderr, "gemm route M=%lld N=%lld K=%lld %s->%s act=%d bias=%d res=%d:", (long long)a.m,
                 (long long)a.n, (long long)a.k, gr_dtype_name(x->dtype), gr_dtype_name(y->dtype), (int)act,
                 a.bias != NULL, a.res != NULL);
