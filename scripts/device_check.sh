@@ -35,8 +35,7 @@ LOG="$OUT/device_check.log"
 summary=()
 add() { summary+=("$(printf '%-44s %s' "$1" "$2")"); }
 
-# The programs come packed (device_pack.sh); the carried build needs its
-# non-CUDA shared libraries beside it.
+# The programs come packed (device_pack.sh).
 [ -f "$B/bin.txz" ] && tar xJf "$B/bin.txz" -C "$B"
 # The carried build needs its non-CUDA shared libraries beside it.
 if [ -f "$B/devlibs.txz" ]; then

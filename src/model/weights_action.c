@@ -122,8 +122,9 @@ groot_status gr_load_action(gr_loader *ld, const gr_model_config *cfg, const gr_
     GR_TRY(gr_load_linear(ld, &w->temb2, p, TEMB "linear_2.weight", TEMB "linear_2.bias", E, E));
     GR_TRY(gr_loader_array(ld, (void **)&w->blocks, ac->dit.layers, sizeof *w->blocks, "DiT blocks"));
     const int64_t inner = (int64_t)ac->dit.heads * ac->dit.head_dim;
-    if (gr_dit_cross_blocks(cfg) > 0)
-        GR_TRY(gr_alloc_linear(ld, &w->cross_kv, p, gr_dit_cross_blocks(cfg) * 2 * inner, ac->dit_cross_dim, 1,
+    const int cross = gr_dit_cross_blocks(cfg);
+    if (cross > 0)
+        GR_TRY(gr_alloc_linear(ld, &w->cross_kv, p, cross * 2 * inner, ac->dit_cross_dim, 1,
                                "DiT cross-attention k/v"));
     for (int i = 0; i < ac->dit.layers; i++)
         GR_TRY(load_dit_block(ld, cfg, p, i, &w->blocks[i], &w->cross_kv));

@@ -325,6 +325,15 @@ __device__ __forceinline__ void load_rows(T *dst, const grk_mat &m, int r0, int 
     }
 }
 
+/* This block's query rows, hpc heads of rph rows each, into Qs. */
+template <typename T, int DP, int NT>
+__device__ __forceinline__ void load_queries(T *Qs, const tc_args &a, int q0, int h0, int rph, int tid)
+{
+    for (int hh = 0; hh < a.hpc; hh++)
+        load_rows<T, DP, NT>(Qs + hh * rph * (DP + kPad), a.q, q0, rph, a.lq, (int64_t)(h0 + hh) * a.d, a.d, a.vec,
+                             tid);
+}
+
 template <typename T, int DP, int NW>
 __global__ void __launch_bounds__(NW * 32, 1)
 tc_attention(const tc_args a)
@@ -362,9 +371,7 @@ tc_attention(const tc_args a)
      * cross-attention's, once per call), they are requested while the
      * previous kernel finishes, and Q, its output, after the wait. */
     if (!a.kv_ready)
-        for (int hh = 0; hh < a.hpc; hh++)
-            load_rows<T, DP, NW * 32>(Qs + hh * rph * S, a.q, q0, rph, a.lq, (int64_t)(h0 + hh) * a.d,
-                                      a.d, a.vec, tid);
+        load_queries<T, DP, NW * 32>(Qs, a, q0, h0, rph, tid);
     for (int p = 0; p < a.nbuf && p < nst; p++) {
         load_rows<T, DP, NW * 32>(Ks + p * stk * S, a.k, p * stk, stk, kend, kc, a.d, a.vec, tid);
         load_rows<T, DP, NW * 32>(Vs + p * stk * S, a.v, p * stk, stk, kend, kc, a.d, a.vec, tid);
@@ -373,9 +380,7 @@ tc_attention(const tc_args a)
     if (a.kv_ready) {
         grk_pdl_wait();
         grk_pdl_release();
-        for (int hh = 0; hh < a.hpc; hh++)
-            load_rows<T, DP, NW * 32>(Qs + hh * rph * S, a.q, q0, rph, a.lq, (int64_t)(h0 + hh) * a.d,
-                                      a.d, a.vec, tid);
+        load_queries<T, DP, NW * 32>(Qs, a, q0, h0, rph, tid);
         cp_commit();
     }
 

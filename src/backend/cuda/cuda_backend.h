@@ -162,12 +162,17 @@ typedef struct gr_cuda_backend {
 
 static inline gr_cuda_backend *gr_cuda(gr_backend *be) { return (gr_cuda_backend *)be; }
 
+/* Bytes from t's first element to just past its last (0 for no rows). */
+static inline size_t gr_cuda_span_bytes(const gr_tensor *t)
+{
+    return t->rows > 0 ? gr_dtype_size(t->dtype) * (size_t)(t->ld * (t->rows - 1) + t->cols) : 0;
+}
+
 /* Records t as the output of the kernel op being enqueued. */
 static inline void gr_cuda_note_output(gr_cuda_backend *cb, const gr_tensor *t)
 {
-    const size_t es = gr_dtype_size(t->dtype);
     cb->last_out_lo = (uintptr_t)t->data;
-    cb->last_out_hi = t->rows > 0 ? (uintptr_t)t->data + es * (size_t)(t->ld * (t->rows - 1) + t->cols) : 0;
+    cb->last_out_hi = cb->last_out_lo + gr_cuda_span_bytes(t);
 }
 
 /* Whether t may overlap what the last kernel op writes. */
@@ -175,8 +180,7 @@ static inline int gr_cuda_written_by_last(const gr_cuda_backend *cb, const gr_te
 {
     if (!gr_tensor_present(t) || t->rows <= 0)
         return 0;
-    const uintptr_t lo = (uintptr_t)t->data;
-    const uintptr_t hi = lo + gr_dtype_size(t->dtype) * (size_t)(t->ld * (t->rows - 1) + t->cols);
+    const uintptr_t lo = (uintptr_t)t->data, hi = lo + gr_cuda_span_bytes(t);
     return lo < cb->last_out_hi && cb->last_out_lo < hi;
 }
 

@@ -45,17 +45,17 @@ typedef struct tma_cand {
 
 groot_status gr_cuda_knobs_from_env(gr_cuda_backend *cb, gr_error *err)
 {
-    static const char *const tma[] = {"0", "1", "2", "small"}, *const tune[] = {"0", "1", "2"};
+    static const char *const tma[] = {"0", "1", "2", "small"}, *const levels[] = {"0", "1", "2"};
     static const char *const onoff[] = {"0", "1"};
     int i;
     GR_TRY(gr_env_choice("GROOT_GEMM_TMA", tma, 4, &i, err));
     const int modes[] = {GR_TMA_OFF, GR_TMA_TIMED, GR_TMA_ALWAYS, GR_TMA_SMALL};
     cb->tma_mode = !cb->tma_encoder ? GR_TMA_OFF : i < 0 ? GR_TMA_SMALL : modes[i];
-    GR_TRY(gr_env_choice("GROOT_GEMM_TUNE", tune, 3, &i, err));
+    GR_TRY(gr_env_choice("GROOT_GEMM_TUNE", levels, 3, &i, err));
     cb->tune_level = i < 0 ? 1 : i;
     GR_TRY(gr_env_choice("GROOT_GEMM_BORROW", onoff, 2, &i, err));
     cb->borrow = i == 1;
-    GR_TRY(gr_env_choice("GROOT_GEMM_LOG", tune, 3, &i, err)); /* 2: every candidate too */
+    GR_TRY(gr_env_choice("GROOT_GEMM_LOG", levels, 3, &i, err)); /* 2: every candidate too */
     cb->gemm_log = i < 0 ? 0 : i;
     cb->profile_replay = 0;
     return gr_env_int("GROOT_PROFILE_REPLAY", 0, 1000000, &cb->profile_replay, err);
@@ -170,7 +170,7 @@ static groot_status choose(gr_cuda_backend *cb, gr_cuda_tma_route *rt, const grk
     if (cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, cb->device) != cudaSuccess || l2 <= 0)
         l2 = 64 << 20;
     const size_t flush = (size_t)l2 * 2;
-    const size_t y_bytes = gr_dtype_size(y->dtype) * (size_t)(y->ld * (y->rows - 1) + y->cols);
+    const size_t y_bytes = gr_cuda_span_bytes(y);
     GR_TRY(gr_cuda_tune_alloc(cb, &cb->tune_rot, &cb->tune_rot_cap, flush, "L2 flush buffer"));
     GR_TRY(gr_cuda_tune_alloc(cb, &cb->tma_tune_y, &cb->tma_tune_y_cap, y_bytes, "tuning output"));
     GR_TRY(gr_cuda_tune_events(cb));
