@@ -341,6 +341,48 @@ static void chained_attention_case(int self)
     linear_ops_free(&o);
 }
 
+/* The L2 prefetch hint (gr_cuda_prefetch) never changes a result: a DiT
+ * block's chain with a weight-sized prefetch pending before each op (the
+ * Hopper GEMM issues one after its loads, the norm and the attention as
+ * they start), a misaligned one (ignored), and one left pending before a
+ * 300-row cuBLASLt GEMM, which drops it. Needs the default GEMM policy. */
+static void prefetch_chain_case(void)
+{
+    const int heads = 8, hd = 48, inner = heads * hd;
+    linear_ops o;
+    linear_ops_make(&o, GR_BF16, GR_MATH_EXACT, GR_BF16, 1, 0, 49, 256, 3 * inner, 0);
+    pair big = mk(2048, 1600, GR_BF16, 1.0f); /* 6.5 MB: past the 4 MB asked for */
+    pair odd = vcols(big, 3, 64);             /* 6 bytes past a 16-byte boundary */
+    pair out = mk(49, inner, GR_BF16, 1.0f), y = mk(49, inner, GR_BF16, 1.0f);
+    poison(&out), poison(&y);
+    const float scale = 1.0f / sqrtf((float)hd);
+    BOTH(CPU->ops->prefetch(CPU, &big.c), GPU->ops->prefetch(GPU, &big.g), "prefetch");
+    BOTH(CPU->ops->linear(CPU, &o.x.c, &o.Lc, GR_ACT_NONE, NULL, &o.y.c),
+         GPU->ops->linear(GPU, &o.x.g, &o.Lg, GR_ACT_NONE, NULL, &o.y.g), "linear");
+    compare("prefetch chain", "BF16", &o.y, tol_of(GR_BF16), "Hopper GEMM issuing one");
+    pair q = vcols(o.y, 0, inner), k = vcols(o.y, inner, inner), v = vcols(o.y, 2 * inner, inner);
+    BOTH(CPU->ops->prefetch(CPU, &big.c), GPU->ops->prefetch(GPU, &big.g), "prefetch");
+    BOTH(CPU->ops->attention(CPU, &q.c, &k.c, &v.c, heads, heads, hd, 0, scale, NULL, &out.c),
+         GPU->ops->attention(GPU, &q.g, &k.g, &v.g, heads, heads, hd, 0, scale, NULL, &out.g), "attention");
+    compare("prefetch chain", "BF16", &out, tol_of(GR_BF16), "attention issuing one");
+    BOTH(CPU->ops->prefetch(CPU, &odd.c), GPU->ops->prefetch(GPU, &odd.g), "prefetch");
+    BOTH(CPU->ops->layernorm(CPU, &out.c, NULL, NULL, 1e-6f, &y.c),
+         GPU->ops->layernorm(GPU, &out.g, NULL, NULL, 1e-6f, &y.g), "layernorm");
+    compare("prefetch chain", "BF16", &y, tol_of(GR_BF16), "norm with a misaligned one");
+    rm(&out), rm(&y), rm(&big);
+    linear_ops_free(&o);
+
+    linear_ops w;
+    linear_ops_make(&w, GR_BF16, GR_MATH_EXACT, GR_BF16, 1, 1, 300, 264, 388, 0);
+    pair big2 = mk(1024, 1024, GR_BF16, 1.0f);
+    BOTH(CPU->ops->prefetch(CPU, &big2.c), GPU->ops->prefetch(GPU, &big2.g), "prefetch");
+    BOTH(CPU->ops->linear(CPU, &w.x.c, &w.Lc, GR_ACT_NONE, w.rc, &w.y.c),
+         GPU->ops->linear(GPU, &w.x.g, &w.Lg, GR_ACT_NONE, w.rg, &w.y.g), "linear");
+    compare("prefetch chain", "BF16", &w.y, tol_of(GR_BF16), "cuBLASLt GEMM after one");
+    rm(&big2);
+    linear_ops_free(&w);
+}
+
 static void test_gemm_tma(void)
 {
     void *enc = grk_gemm_tma_encoder();
@@ -379,8 +421,8 @@ static void test_gemm_tma(void)
     /* A knob's unknown value fails the backend's creation, naming it. */
     {
         const char *knob[][2] = {{"GROOT_GEMM_TMA", "on"}, {"GROOT_GEMM_TUNE", "3"}, {"GROOT_GEMM_LOG", "yes"},
-                                 {"GROOT_PROFILE_REPLAY", "-1"}};
-        for (int i = 0; i < 4; i++) {
+                                 {"GROOT_PROFILE_REPLAY", "-1"}, {"GROOT_L2_PREFETCH", "2"}};
+        for (int i = 0; i < 5; i++) {
             gr_backend *b = NULL;
             gr_error err = {0};
             const char *was = getenv(knob[i][0]);
@@ -426,6 +468,7 @@ static void test_gemm_tma(void)
             linear_case(GR_F16, GR_MATH_EXACT, GR_F16, GR_ACT_NONE, 1, 1, 300, 264, 388, 0);
             chained_attention_case(0);
             chained_attention_case(1);
+            prefetch_chain_case();
         } else if (mode == 2) {
             for (int act = 0; act < 4; act++)
                 linear_case(GR_BF16, GR_MATH_EXACT, GR_BF16, (gr_act)act, 1, act % 3, 51, 448, 192, act == 1);

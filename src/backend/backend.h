@@ -157,6 +157,14 @@ typedef struct gr_backend_ops {
     groot_status (*patchify)(gr_backend *be, const gr_tensor *pixels, int channels, int height,
                              int width, int patch, gr_tensor *y);
 
+    /* A hint that results never depend on: t (a weight) is read by the op
+     * after the next one. A backend may start moving it nearer: the CUDA
+     * backend has its next kernel op (a norm, attention, SwiGLU, or a GEMM
+     * once its own weight is requested) ask L2 for the first megabytes, so
+     * that DRAM streams them where it would idle; the CPU backend does
+     * nothing. */
+    groot_status (*prefetch)(gr_backend *be, const gr_tensor *t);
+
     /* ---- execution ---- */
     /* Runs fn(ctx). A backend that records (CUDA graphs) captures the first
      * run under key and replays it on later calls with that key; others call

@@ -146,12 +146,16 @@ groot_status dit_block_forward(gr_backend *be, const gr_model_config *cfg, const
     gr_tensor x = gr_view_rows(s->x, 0, R), y = gr_view_rows(s->y, 0, R);
     gr_tensor attn = gr_view_rows(s->attn, 0, R), ff = gr_view_rows(s->ff, 0, R);
 
+    /* Each weight is asked for one op ahead (prefetch): the norm, attention
+     * or GEMM in between fetches it where DRAM would otherwise idle. */
+    GR_TRY(be->ops->prefetch(be, bw->cross ? &bw->q.w : &bw->qkv.w));
     GR_TRY(be->ops->modulate(be, &x, &mod_scale, &mod_shift, DIT_BLOCK_EPS, &y));
     if (bw->cross) {
         gr_tensor q = gr_view_rows(s->q, 0, R);
         gr_tensor kv = gr_view_cols(gr_view_rows(s->kv, 0, b->tokens), gr_dit_cross_index(cfg, i) * 2 * inner,
                                     2 * inner);
         GR_TRY(be->ops->linear(be, &y, &bw->q, GR_ACT_NONE, NULL, &q));
+        GR_TRY(be->ops->prefetch(be, &bw->out.w));
         for (int j = 0; j < b->count; j++) {
             const gr_batch_sample *bs = &b->sample[j];
             gr_tensor kvj = gr_view_rows(kv, bs->tok0, bs->rows), valid = gr_view_cols(b->valid, j, 1);
@@ -162,6 +166,7 @@ groot_status dit_block_forward(gr_backend *be, const gr_model_config *cfg, const
     } else {
         gr_tensor qkv = gr_view_rows(s->qkv, 0, R);
         GR_TRY(be->ops->linear(be, &y, &bw->qkv, GR_ACT_NONE, NULL, &qkv));
+        GR_TRY(be->ops->prefetch(be, &bw->out.w));
         for (int j = 0; j < b->count; j++) {
             gr_tensor rows = gr_view_rows(qkv, j * S, S);
             gr_tensor q = gr_view_cols(rows, 0, inner), key = gr_view_cols(rows, inner, inner);
@@ -170,7 +175,9 @@ groot_status dit_block_forward(gr_backend *be, const gr_model_config *cfg, const
         }
     }
     GR_TRY(be->ops->linear(be, &attn, &bw->out, GR_ACT_NONE, &x, &x));
+    GR_TRY(be->ops->prefetch(be, &bw->ff1.w));
     GR_TRY(be->ops->layernorm(be, &x, NULL, NULL, DIT_BLOCK_EPS, &y));
+    GR_TRY(be->ops->prefetch(be, &bw->ff2.w));
     GR_TRY(be->ops->linear(be, &y, &bw->ff1, GR_ACT_GELU_TANH, NULL, &ff));
     return be->ops->linear(be, &ff, &bw->ff2, GR_ACT_NONE, &x, &x);
 }

@@ -84,8 +84,12 @@ groot_status qwen3_layer_forward(gr_backend *be, const gr_model_config *cfg, con
     gr_tensor sin = gr_view_rows(b->count == 1 ? s->sin : s->pos_sin, 0, T);
     gr_tensor q = gr_view_cols(qkv, 0, qw), k = gr_view_cols(qkv, qw, kvw), v = gr_view_cols(qkv, qw + kvw, kvw);
 
+    /* Each weight is asked for ahead of its GEMM (prefetch), while the
+     * norms, RoPE, attention and SwiGLU leave DRAM idle. */
+    GR_TRY(be->ops->prefetch(be, &l->qkv.w));
     GR_TRY(be->ops->rmsnorm(be, &x, &l->in_norm, tc->rms_eps, &h));
     GR_TRY(be->ops->linear(be, &h, &l->qkv, GR_ACT_NONE, NULL, &qkv));
+    GR_TRY(be->ops->prefetch(be, &l->o.w));
     GR_TRY(be->ops->qk_norm_rope(be, &q, tc->heads, tc->head_dim, &l->q_norm, tc->rms_eps, &cos, &sin));
     GR_TRY(be->ops->qk_norm_rope(be, &k, tc->kv_heads, tc->head_dim, &l->k_norm, tc->rms_eps, &cos, &sin));
     for (int i = 0; i < b->count; i++) {
@@ -98,9 +102,11 @@ groot_status qwen3_layer_forward(gr_backend *be, const gr_model_config *cfg, con
     }
     GR_TRY(be->ops->linear(be, &attn, &l->o, GR_ACT_NONE, &x, &x));
 
+    GR_TRY(be->ops->prefetch(be, &l->gate_up.w));
     GR_TRY(be->ops->rmsnorm(be, &x, &l->post_norm, tc->rms_eps, &h));
     GR_TRY(be->ops->linear(be, &h, &l->gate_up, GR_ACT_NONE, NULL, &gu));
     gr_tensor gate = gr_view_cols(gu, 0, F), up = gr_view_cols(gu, F, F);
+    GR_TRY(be->ops->prefetch(be, &l->down.w));
     GR_TRY(be->ops->swiglu(be, &gate, &up, &ff));
     return be->ops->linear(be, &ff, &l->down, GR_ACT_NONE, &x, &x);
 }

@@ -64,8 +64,12 @@ groot_status gr_prenorm_block_forward(gr_backend *be, const gr_prenorm_block_wei
     const float scale = 1.0f / sqrtf((float)head_dim);
     gr_tensor h = s->h, qkv = s->qkv, attn = s->attn, ff = s->ff;
 
+    /* Each weight is asked for one op ahead (prefetch: while the norm or
+     * attention runs, DRAM would otherwise idle). */
+    GR_TRY(be->ops->prefetch(be, &w->qkv.w));
     GR_TRY(be->ops->layernorm(be, x, &w->ln1_w, &w->ln1_b, eps, &h));
     GR_TRY(be->ops->linear(be, &h, &w->qkv, GR_ACT_NONE, NULL, &qkv));
+    GR_TRY(be->ops->prefetch(be, &w->out.w));
     for (int i = 0; i < spans->count; i++) {
         int64_t row0 = spans->batch ? spans->batch->sample[i].tok0 : i * spans->span;
         int64_t n = spans->batch ? spans->batch->sample[i].rows : spans->span;
@@ -78,6 +82,7 @@ groot_status gr_prenorm_block_forward(gr_backend *be, const gr_prenorm_block_wei
                                   &out));
     }
     GR_TRY(be->ops->linear(be, &attn, &w->out, GR_ACT_NONE, x, x));
+    GR_TRY(be->ops->prefetch(be, &w->ff1.w));
     GR_TRY(be->ops->layernorm(be, x, &w->ln2_w, &w->ln2_b, eps, &h));
     GR_TRY(be->ops->linear(be, &h, &w->ff1, GR_ACT_GELU_TANH, NULL, &ff));
     return be->ops->linear(be, &ff, &w->ff2, GR_ACT_NONE, x, x);

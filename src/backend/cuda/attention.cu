@@ -188,6 +188,7 @@ struct tc_args {
     float scale_log2;
     int hpc, wr, wk, nbuf, rev;
     int kv_ready; /* k, v, lk_dev may be read before grk_pdl_wait (grk_attention) */
+    grk_pf pf; /* asked of L2 first thing (cuda_kernels.h) */
 };
 
 size_t tc_smem(int dp, int wr, int wk, int nbuf)
@@ -338,6 +339,7 @@ template <typename T, int DP, int NW>
 __global__ void __launch_bounds__(NW * 32, 1)
 tc_attention(const tc_args a)
 {
+    grk_prefetch_l2(a.pf);
     if (!a.kv_ready) {
         grk_pdl_wait();
         grk_pdl_release();
@@ -794,6 +796,8 @@ tc_args tc_prepare(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk,
     a.hpc = a.wr = a.wk = a.nbuf = 1;
     a.rev = 0;
     a.kv_ready = 0;
+    a.pf.p = NULL;
+    a.pf.bytes = 0;
     return a;
 }
 
@@ -815,6 +819,7 @@ extern "C" cudaError_t grk_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat ou
     if (same && (q.dt == GRK_BF16 || q.dt == GRK_F16) && sl2 > 0.0f) {
         tc_args a = tc_prepare(q, k, v, out, lq, lk, lk_dev, group, head_dim, causal, sl2);
         a.kv_ready = kv_ready && s.pdl;
+        a.pf = s.pf;
         tc_cfg c = choose_tc(lq, lk, heads, group, head_dim, causal, num_sms);
         if (q.dt == GRK_BF16)
             return launch_tc<__nv_bfloat16>(a, heads, c, num_sms, s);

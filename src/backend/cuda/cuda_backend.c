@@ -263,6 +263,7 @@ static const gr_backend_ops cuda_ops = {
     .copy = gr_cuda_copy,
     .embed = gr_cuda_embed,
     .patchify = gr_cuda_patchify,
+    .prefetch = gr_cuda_prefetch,
     .run_recorded = gr_cuda_run_recorded,
     .timer_mark = gr_cuda_timer_mark,
     .timer_elapsed = gr_cuda_timer_elapsed,

@@ -111,8 +111,11 @@ typedef struct gr_cuda_backend {
     long replays;
     /* The other knobs, read and checked once (gr_cuda_knobs_from_env):
      * GROOT_GEMM_TUNE (0, 1, 2), GROOT_GEMM_BORROW (0, 1), GROOT_GEMM_LOG
-     * (0, 1, 2: every candidate too). */
-    int tune_level, borrow, gemm_log;
+     * (0, 1, 2: every candidate too), GROOT_L2_PREFETCH (0, 1). */
+    int tune_level, borrow, gemm_log, l2_prefetch;
+    /* gr_cuda_prefetch: the weight the next kernel op is to ask L2 for
+     * (bytes 0: none); taken by that op's launch (gr_cuda_ks). */
+    grk_pf pf_next;
 
     /* graph.c: fn of run_recorded is running (eagerly or captured), so a
      * nested run_recorded just calls its fn. */
@@ -184,9 +187,12 @@ static inline int gr_cuda_written_by_last(const gr_cuda_backend *cb, const gr_te
     return lo < cb->last_out_hi && cb->last_out_lo < hi;
 }
 
-static inline grk_stream gr_cuda_ks(const gr_cuda_backend *cb)
+/* Where a kernel op launches; it takes the pending L2 prefetch along. */
+static inline grk_stream gr_cuda_ks(gr_cuda_backend *cb)
 {
-    grk_stream k = {cb->stream, cb->pdl_chain};
+    grk_stream k = {cb->stream, cb->pdl_chain, cb->pf_next};
+    cb->pf_next.p = NULL;
+    cb->pf_next.bytes = 0;
     return k;
 }
 
@@ -218,7 +224,7 @@ groot_status gr_cuda_linear_cublas(gr_cuda_backend *cb, const gr_tensor *x, cons
 /* Runs linear on gemm_tma.cu when that is the faster route for this
  * shape (chosen by timing on first use); *done 0 leaves it to cuBLASLt. */
 groot_status gr_cuda_linear_tma(gr_cuda_backend *cb, const gr_tensor *x, const gr_linear *L, gr_act act,
-                                const gr_tensor *residual, gr_tensor *y, int *done);
+                                const gr_tensor *residual, gr_tensor *y, grk_pf pf, int *done);
 /* Where 16-bit GEMMs run (GROOT_GEMM_TMA, cuda_gemm_tma.c). */
 typedef enum gr_tma_mode {
     GR_TMA_OFF = 0,    /* "0" (or anything unknown): cuBLASLt only */
@@ -257,6 +263,8 @@ groot_status gr_cuda_embed(gr_backend *be, const gr_tensor *ids, const gr_tensor
                            int image_token_id, const gr_tensor *images, gr_tensor *y);
 groot_status gr_cuda_patchify(gr_backend *be, const gr_tensor *pixels, int channels, int height,
                               int width, int patch, gr_tensor *y);
+
+groot_status gr_cuda_prefetch(gr_backend *be, const gr_tensor *t);
 
 groot_status gr_cuda_run_recorded(gr_backend *be, uint64_t key, gr_recorded_fn fn, void *ctx);
 groot_status gr_cuda_timer_mark(gr_backend *be, int slot);

@@ -57,6 +57,8 @@ groot_status gr_cuda_knobs_from_env(gr_cuda_backend *cb, gr_error *err)
     cb->borrow = i == 1;
     GR_TRY(gr_env_choice("GROOT_GEMM_LOG", levels, 3, &i, err)); /* 2: every candidate too */
     cb->gemm_log = i < 0 ? 0 : i;
+    GR_TRY(gr_env_choice("GROOT_L2_PREFETCH", onoff, 2, &i, err));
+    cb->l2_prefetch = i != 0;
     cb->profile_replay = 0;
     return gr_env_int("GROOT_PROFILE_REPLAY", 0, 1000000, &cb->profile_replay, err);
 }
@@ -230,7 +232,7 @@ static gr_cuda_tma_route *route_find(gr_cuda_backend *cb, const gr_cuda_tma_key 
 }
 
 groot_status gr_cuda_linear_tma(gr_cuda_backend *cb, const gr_tensor *x, const gr_linear *L, gr_act act,
-                                const gr_tensor *residual, gr_tensor *y, int *done)
+                                const gr_tensor *residual, gr_tensor *y, grk_pf pf, int *done)
 {
     *done = 0;
     if (cb->tma_mode == GR_TMA_OFF || (cb->tma_mode == GR_TMA_SMALL && x->rows > TMA_SMALL_M))
@@ -276,6 +278,7 @@ groot_status gr_cuda_linear_tma(gr_cuda_backend *cb, const gr_tensor *x, const g
     }
     if (rt->cfg < 0)
         return GROOT_OK;
+    a.pf = pf;
     GR_CUDA_TRY(&cb->base, grk_gemm_tma(cb->tma_encoder, &a, rt->cfg, rt->splits, cb->stream), "linear",
                 "Hopper GEMM launch");
     *done = 1;

@@ -22,6 +22,18 @@ typedef struct grk_mat {
     int64_t ld;
 } grk_mat;
 
+/* Bytes [p, p + bytes) of a weight that the kernel after this one reads
+ * (gr_cuda_prefetch): the kernels that take one (row norms, q/k-norm +
+ * RoPE, attention, the row-wise maps, the Hopper GEMM) ask L2 for it, the
+ * small ones as they start (before waiting for the kernel before them),
+ * the GEMM once its own weight stream is issued, so that DRAM streams the
+ * next weight while the short work in between runs. bytes 0: nothing;
+ * p 16-byte aligned and bytes a multiple of 16. */
+typedef struct grk_pf {
+    const void *p;
+    uint64_t bytes;
+} grk_pf;
+
 /* Where a launcher enqueues: the stream, and whether its kernel is launched
  * as a programmatic dependent (launch.cuh), which only pays where the
  * kernels around it are launched so too (the Hopper GEMMs): among
@@ -29,6 +41,7 @@ typedef struct grk_mat {
 typedef struct grk_stream {
     cudaStream_t s;
     int pdl;
+    grk_pf pf;
 } grk_stream;
 
 /* Activation codes match gr_act. */
@@ -93,6 +106,7 @@ typedef struct grk_gemm_args {
     int64_t ldy;
     int y_dt;
     int64_t m, n, k;
+    grk_pf pf; /* asked of L2 once the weight stream is issued (bytes 0: nothing) */
 } grk_gemm_args;
 /* cuTensorMapEncodeTiled from the driver (NULL when unavailable). */
 void *grk_gemm_tma_encoder(void);

@@ -46,8 +46,9 @@ enum { EW_COPY, EW_SWIGLU, EW_ADD_ROWS, EW_AXPY };
 
 /* y = op(a, b): copy a; silu(a) * b; a + b[r % b_rows]; b + alpha * a. */
 __global__ void ew_kernel(int op, grk_mat a, grk_mat b, grk_mat y, int64_t rows, int64_t cols, int64_t b_rows,
-                          float alpha, int vec)
+                          float alpha, int vec, grk_pf pf)
 {
+    grk_prefetch_l2(pf);
     grk_pdl_wait();
     grk_pdl_release();
     int64_t c0 = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * 8;
@@ -168,7 +169,7 @@ static cudaError_t ew_launch(int op, grk_mat a, grk_mat b, grk_mat y, int64_t ro
     if (gx > INT32_MAX)
         return cudaErrorInvalidValue;
     dim3 grid((unsigned)gx, (unsigned)(gy < 65535 ? gy : 65535));
-    grk_launch(ew_kernel, dim3(grid), dim3(dim3((unsigned)tx, (unsigned)ty)), 0, s, op, a, b, y, rows, cols, b_rows, alpha, vec);
+    grk_launch(ew_kernel, dim3(grid), dim3(dim3((unsigned)tx, (unsigned)ty)), 0, s, op, a, b, y, rows, cols, b_rows, alpha, vec, s.pf);
     return cudaGetLastError();
 }
 

@@ -413,6 +413,10 @@ gemm_tma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant
                 tma_load(st + kBM * kBK * 2, &map_w, &full[s], (kb0 + i) * kBK, n0);
                 tma_load(st, &map_x, &full[s], (kb0 + i) * kBK, m0);
             }
+            /* The next GEMM's weight (gr_cuda_prefetch): DRAM would idle
+             * from here while the ring drains and the epilogue runs. */
+            if (e.pf.bytes)
+                grk_prefetch_l2_part(e.pf, grk_block_linear(), grk_grid_blocks());
         }
     } else {
         if (prefetch_plan<BN>::res) {

@@ -30,6 +30,42 @@ __device__ __forceinline__ void grk_pdl_release()
 #endif
 }
 
+/* The L2 prefetch of pf (cuda_kernels.h) in 64 KB bulk requests; this
+ * caller issues pieces part, part + parts, ... An SM's bulk-copy unit works
+ * through its requests in turn, so the pieces are dealt out over the
+ * grid's blocks first: piled on one block they streamed at a fraction of
+ * DRAM's rate and held that SM (a call took 3x as long). Asynchronous, and
+ * harmless to results: a prefetch only fills L2. */
+__device__ __forceinline__ void grk_prefetch_l2_part(const grk_pf &pf, uint64_t part, uint64_t parts)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    const uint64_t piece = 64 * 1024, n = (pf.bytes + piece - 1) / piece;
+    for (uint64_t i = part; i < n; i += parts) {
+        const uint64_t off = i * piece;
+        const uint32_t len = (uint32_t)(pf.bytes - off < piece ? pf.bytes - off : piece);
+        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"((const char *)pf.p + off), "r"(len)
+                     : "memory");
+    }
+#endif
+}
+
+__device__ __forceinline__ uint64_t grk_block_linear()
+{
+    return blockIdx.x + (uint64_t)gridDim.x * (blockIdx.y + (uint64_t)gridDim.y * blockIdx.z);
+}
+
+__device__ __forceinline__ uint64_t grk_grid_blocks() { return (uint64_t)gridDim.x * gridDim.y * gridDim.z; }
+
+/* Every thread of the grid takes its share: a kernel's first lines. */
+__device__ __forceinline__ void grk_prefetch_l2(const grk_pf &pf)
+{
+    if (!pf.bytes)
+        return;
+    const uint64_t nb = grk_grid_blocks(), nt = (uint64_t)blockDim.x * blockDim.y * blockDim.z;
+    const uint64_t tid = threadIdx.x + (uint64_t)blockDim.x * (threadIdx.y + (uint64_t)blockDim.y * threadIdx.z);
+    grk_prefetch_l2_part(pf, tid * nb + grk_block_linear(), nt * nb);
+}
+
 /* kernel<<<grid, block, smem, s>>>(args...) as a programmatic dependent.
  * The kernel must call grk_pdl_wait() before it touches anything an
  * earlier kernel writes or reads. */

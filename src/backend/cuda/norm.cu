@@ -87,8 +87,9 @@ template <bool HOLD>
 __global__ void __launch_bounds__(kRowThreads) rownorm_kernel(grk_mat x, grk_mat y, int64_t rows, int64_t cols,
                                                               bool warp_row, int center, int vec, const float *w,
                                                               const float *b, const float *scale,
-                                                              const float *shift, float eps)
+                                                              const float *shift, float eps, grk_pf pf)
 {
+    grk_prefetch_l2(pf);
     grk_pdl_wait();
     grk_pdl_release();
     __shared__ float red[32];
@@ -184,10 +185,11 @@ __global__ void __launch_bounds__(kRowThreads) rownorm_kernel(grk_mat x, grk_mat
  * most P pairs per lane (head_dim <= 64 P), held in registers with their
  * weights and angles, all loaded before the reduction. P == 0: any size. */
 template <int P>
-__global__ void qk_norm_rope_kernel(grk_mat x, int64_t rows, int heads, int hd, const float *__restrict__ w,
+__global__ void qk_norm_rope_kernel(grk_pf pf, grk_mat x, int64_t rows, int heads, int hd, const float *__restrict__ w,
                                     float eps, const float *__restrict__ cosT, const float *__restrict__ sinT,
                                     int64_t ldc)
 {
+    grk_prefetch_l2(pf);
     grk_pdl_wait();
     grk_pdl_release();
     int h = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
@@ -250,10 +252,11 @@ __global__ void qk_norm_rope_kernel(grk_mat x, int64_t rows, int heads, int hd, 
  * partner (i + half) sits tph / 2 lanes away and arrives by shuffle, so
  * every load is a vector load and a thread's work is one chunk. A block
  * covers 256 threads' chunks of one row (gridDim.x blocks per row). */
-__global__ void qk_norm_rope_vec_kernel(grk_mat x, int64_t rows, int64_t chunks, int hd, const float *__restrict__ w,
+__global__ void qk_norm_rope_vec_kernel(grk_pf pf, grk_mat x, int64_t rows, int64_t chunks, int hd, const float *__restrict__ w,
                                         float eps, const float *__restrict__ cosT, const float *__restrict__ sinT,
                                         int64_t ldc)
 {
+    grk_prefetch_l2(pf);
     grk_pdl_wait();
     grk_pdl_release();
     const int64_t g = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -310,14 +313,14 @@ extern "C" cudaError_t grk_rownorm(grk_mat x, grk_mat y, int64_t rows, int64_t c
     const int64_t nch = (cols + 7) / 8;
     if (nch <= 32) { /* a warp holds the row: no barriers; 8 rows per block */
         grk_launch(rownorm_kernel<true>, dim3((unsigned)((rows + 7) / 8)), dim3(256), 0, s, x, y, rows, cols, true, center, vec, w, b,
-                                                                          scale, shift, eps);
+                                                                          scale, shift, eps, s.pf);
     } else if (nch <= kRowThreads) {
         int threads = (int)((nch + 31) / 32 * 32);
         grk_launch(rownorm_kernel<true>, dim3((unsigned)rows), dim3(threads), 0, s, x, y, rows, cols, false, center, vec, w, b, scale,
-                                                                 shift, eps);
+                                                                 shift, eps, s.pf);
     } else {
         grk_launch(rownorm_kernel<false>, dim3((unsigned)rows), dim3(kRowThreads), 0, s, x, y, rows, cols, false, center, vec, w, b,
-                                                                      scale, shift, eps);
+                                                                      scale, shift, eps, s.pf);
     }
     return cudaGetLastError();
 }
@@ -334,7 +337,7 @@ extern "C" cudaError_t grk_qk_norm_rope(grk_mat x, int64_t rows, int heads, int 
         grk_vec_ok_f32(sin) && ldc % 4 == 0) {
         int threads = chunks < 256 ? (int)((chunks + 31) / 32 * 32) : 256;
         dim3 grid((unsigned)((chunks + threads - 1) / threads), (unsigned)(rows < 65535 ? rows : 65535));
-        grk_launch(qk_norm_rope_vec_kernel, dim3(grid), dim3(threads), 0, s, x, rows, chunks, head_dim, w, eps, cos, sin, ldc);
+        grk_launch(qk_norm_rope_vec_kernel, dim3(grid), dim3(threads), 0, s, s.pf, x, rows, chunks, head_dim, w, eps, cos, sin, ldc);
         return cudaGetLastError();
     }
     int wpb = heads < 8 ? heads : 8;
@@ -343,12 +346,12 @@ extern "C" cudaError_t grk_qk_norm_rope(grk_mat x, int64_t rows, int heads, int 
      * cost occupancy (a second wave at 294 x 16 heads). */
     int half = head_dim / 2;
     if (half <= 32)
-        grk_launch(qk_norm_rope_kernel<1>, dim3(grid), dim3(32 * wpb), 0, s, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
+        grk_launch(qk_norm_rope_kernel<1>, dim3(grid), dim3(32 * wpb), 0, s, s.pf, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
     else if (half <= 64)
-        grk_launch(qk_norm_rope_kernel<2>, dim3(grid), dim3(32 * wpb), 0, s, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
+        grk_launch(qk_norm_rope_kernel<2>, dim3(grid), dim3(32 * wpb), 0, s, s.pf, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
     else if (half <= 128)
-        grk_launch(qk_norm_rope_kernel<4>, dim3(grid), dim3(32 * wpb), 0, s, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
+        grk_launch(qk_norm_rope_kernel<4>, dim3(grid), dim3(32 * wpb), 0, s, s.pf, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
     else
-        grk_launch(qk_norm_rope_kernel<0>, dim3(grid), dim3(32 * wpb), 0, s, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
+        grk_launch(qk_norm_rope_kernel<0>, dim3(grid), dim3(32 * wpb), 0, s, s.pf, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
     return cudaGetLastError();
 }
