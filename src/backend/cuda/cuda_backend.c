@@ -87,7 +87,11 @@ static groot_status cuda_alloc(gr_backend *be, gr_tensor *t, int64_t rows, int64
 
 static void cuda_free(gr_backend *be, gr_tensor *t)
 {
-    (void)be;
+    /* A prefetch still pending (its op never came: a forward that failed
+     * in between) must not reach a kernel once its memory may be gone. */
+    gr_cuda_backend *cb = gr_cuda(be);
+    cb->pf_next.p = NULL;
+    cb->pf_next.bytes = 0;
     if (t->data)
         cudaFree(t->data);
     memset(t, 0, sizeof *t);
