@@ -89,9 +89,7 @@ static void cuda_free(gr_backend *be, gr_tensor *t)
 {
     /* A prefetch still pending (its op never came: a forward that failed
      * in between) must not reach a kernel once its memory may be gone. */
-    gr_cuda_backend *cb = gr_cuda(be);
-    cb->pf_next.p = NULL;
-    cb->pf_next.bytes = 0;
+    gr_cuda_take_prefetch(gr_cuda(be));
     if (t->data)
         cudaFree(t->data);
     memset(t, 0, sizeof *t);

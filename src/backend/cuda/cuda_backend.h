@@ -187,12 +187,19 @@ static inline int gr_cuda_written_by_last(const gr_cuda_backend *cb, const gr_te
     return lo < cb->last_out_hi && cb->last_out_lo < hi;
 }
 
+/* The pending L2 prefetch (gr_cuda_prefetch), which is then no longer pending. */
+static inline grk_pf gr_cuda_take_prefetch(gr_cuda_backend *cb)
+{
+    const grk_pf pf = cb->pf_next;
+    cb->pf_next.p = NULL;
+    cb->pf_next.bytes = 0;
+    return pf;
+}
+
 /* Where a kernel op launches; it takes the pending L2 prefetch along. */
 static inline grk_stream gr_cuda_ks(gr_cuda_backend *cb)
 {
-    grk_stream k = {cb->stream, cb->pdl_chain, cb->pf_next};
-    cb->pf_next.p = NULL;
-    cb->pf_next.bytes = 0;
+    grk_stream k = {cb->stream, cb->pdl_chain, gr_cuda_take_prefetch(cb)};
     return k;
 }
 

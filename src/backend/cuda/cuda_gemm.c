@@ -906,9 +906,7 @@ groot_status gr_cuda_linear(gr_backend *be, const gr_tensor *x, const gr_linear 
     if (M == 0 || N == 0)
         return GROOT_OK;
     int done = 0;
-    grk_pf pf = cb->pf_next; /* the Hopper GEMM issues it; cuBLASLt's kernels cannot */
-    cb->pf_next.p = NULL;
-    cb->pf_next.bytes = 0;
+    const grk_pf pf = gr_cuda_take_prefetch(cb); /* the Hopper GEMM issues it; cuBLASLt's kernels cannot */
     gr_cuda_note_output(cb, y);
     GR_TRY(gr_cuda_linear_tma(cb, x, L, act, residual, y, pf, &done));
     cb->pdl_chain = done;

@@ -244,8 +244,7 @@ groot_status gr_cuda_patchify(gr_backend *be, const gr_tensor *pixels, int chann
 groot_status gr_cuda_prefetch(gr_backend *be, const gr_tensor *t)
 {
     gr_cuda_backend *cb = gr_cuda(be);
-    cb->pf_next.p = NULL;
-    cb->pf_next.bytes = 0;
+    gr_cuda_take_prefetch(cb); /* a newer hint replaces one not yet taken */
     if (!cb->l2_prefetch || !cb->pdl_chain || !gr_tensor_present(t) || (uintptr_t)t->data % 16)
         return GROOT_OK;
     size_t bytes = gr_cuda_span_bytes(t);
