@@ -10,7 +10,8 @@
 #      the default GEMM routes (Hopper GEMMs for at most 64 rows), bf16 also
 #      with cuBLASLt only (bf16_tma0), the Hopper GEMMs chosen by timing
 #      (bf16_tma1) and forced (bf16_tma2), without the L2 prefetch
-#      (bf16_pf0), and throughput of the whole call
+#      (bf16_pf0), without programmatic edges into cuBLASLt's GEMMs
+#      (bf16_gpdl0), and throughput of the whole call
 #      at B = 1, 4, 8, 16 (bf16).
 # Logs and JSON land in /tmp/groot-out; where $OUT is set (the device tool
 # brings back only a few files), they are packed into $OUT/device_logs.tgz
@@ -165,6 +166,8 @@ for t in 0 1 2; do
 done
 GROOT_L2_PREFETCH=0 "$G" bench --model $m3b --device cuda --precision bf16 --component every --batch 1 --views 1 \
   --iters 50 --warmup 5 --json >"$OUT/bench_bf16_pf0.jsonl" 2>"$OUT/bench_bf16_pf0.err"
+GROOT_GRAPH_PDL=0 "$G" bench --model $m3b --device cuda --precision bf16 --component every --batch 1 --views 1 \
+  --iters 50 --warmup 5 --json >"$OUT/bench_bf16_gpdl0.jsonl" 2>"$OUT/bench_bf16_gpdl0.err"
 for b in 1 4 8 16; do
   "$G" bench --model $m3b --device cuda --precision bf16 --component all --batch $b --views 1 \
     --iters 30 --warmup 3 --json >"$OUT/throughput_b$b.jsonl" 2>"$OUT/throughput_b$b.err"
@@ -173,7 +176,7 @@ python3 - "$OUT" <<'EOF' | tee "$OUT/bench_table.txt"
 import json, sys, glob, os
 out = sys.argv[1]
 print("%-8s %-15s %10s %10s %10s %10s %7s" % ("prec", "component", "median ms", "p90 ms", "floor ms", "ratio", "B"))
-for p in ["bf16", "bf16_pf0", "bf16_tma0", "bf16_tma1", "bf16_tma2", "fp16", "tf32", "fp32"]:
+for p in ["bf16", "bf16_pf0", "bf16_gpdl0", "bf16_tma0", "bf16_tma1", "bf16_tma2", "fp16", "tf32", "fp32"]:
     f = os.path.join(out, "bench_%s.jsonl" % p)
     if not os.path.exists(f):
         continue

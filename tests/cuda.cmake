@@ -14,3 +14,11 @@ if(GROOT_HAVE_CUDA)
   target_compile_options(gemm_tma_trace PRIVATE -gencode=arch=compute_90a,code=sm_90a -O3)
   target_link_libraries(gemm_tma_trace PRIVATE CUDA::cudart_static)
 endif()
+
+# Probe (not a test): cublas_pdl_probe checks that cuBLASLt's kernels wait
+# behind a programmatic edge (src/backend/cuda/graph_pdl.c relies on it).
+if(GROOT_HAVE_CUDA)
+  add_executable(cublas_pdl_probe ${CMAKE_SOURCE_DIR}/bench/cublas_pdl_probe.cu)
+  target_compile_options(cublas_pdl_probe PRIVATE -gencode=arch=compute_90a,code=sm_90a)
+  target_link_libraries(cublas_pdl_probe PRIVATE CUDA::cudart_static CUDA::cublasLt)
+endif()

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_kernels.h"
 #include "core/half.h"
 #include "core/random.h"
@@ -429,8 +430,9 @@ static void test_gemm_tma(void)
     /* A knob's unknown value fails the backend's creation, naming it. */
     {
         const char *knob[][2] = {{"GROOT_GEMM_TMA", "on"}, {"GROOT_GEMM_TUNE", "3"}, {"GROOT_GEMM_LOG", "yes"},
-                                 {"GROOT_PROFILE_REPLAY", "-1"}, {"GROOT_L2_PREFETCH", "2"}};
-        for (int i = 0; i < 5; i++) {
+                                 {"GROOT_PROFILE_REPLAY", "-1"}, {"GROOT_L2_PREFETCH", "2"},
+                                 {"GROOT_GRAPH_PDL", "yes"}};
+        for (int i = 0; i < 6; i++) {
             gr_backend *b = NULL;
             gr_error err = {0};
             const char *was = getenv(knob[i][0]);
@@ -761,6 +763,71 @@ static groot_status rec_fn(void *p)
     return GROOT_OK;
 }
 
+/* ---- programmatic edges into cuBLASLt (graph_pdl.c) ---- */
+
+typedef struct pdl_ctx {
+    gr_backend *be;
+    gr_tensor *x, *h, *tail, *y, *o;
+    gr_linear *L;
+} pdl_ctx;
+
+/* A norm over many rows, a GEMM reading the rows it writes last, a norm
+ * of the GEMM's output: replayed with h and y poisoned, a GEMM (or norm)
+ * that did not wait for the kernel before it would read NaNs. */
+static groot_status pdl_fn(void *p)
+{
+    pdl_ctx *c = p;
+    gr_backend *be = c->be;
+    GR_TRY(be->ops->layernorm(be, c->x, NULL, NULL, 1e-5f, c->h));
+    GR_TRY(be->ops->linear(be, c->tail, c->L, GR_ACT_NONE, NULL, c->y));
+    GR_TRY(be->ops->layernorm(be, c->y, NULL, NULL, 1e-5f, c->o));
+    return GROOT_OK;
+}
+
+static void test_graph_pdl(void)
+{
+    int major = 0;
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0);
+    const gr_dtype dts[] = {GR_BF16, GR_F32};
+    for (int di = 0; di < 2; di++) {
+        const gr_dtype dt = dts[di];
+        const int64_t R = 8192, K = 1024, M = 128, N = 256;
+        pair x = mk(R, K, dt, 2.0f), h = mk(R, K, dt, 1.0f), w = mk(N, K, dt, 0.05f);
+        pair y = mk(M, N, dt, 1.0f), o = mk(M, N, dt, 1.0f), b = mk(1, N, GR_F32, 0.1f);
+        pair tail = {gr_view_rows(h.c, R - M, M), gr_view_rows(h.g, R - M, M)};
+        gr_linear Lg = {w.g, b.g, GR_MATH_EXACT}, Lc = {w.c, b.c, GR_MATH_EXACT};
+        pdl_ctx cg = {GPU, &x.g, &h.g, &tail.g, &y.g, &o.g, &Lg}, cc = {CPU, &x.c, &h.c, &tail.c, &y.c, &o.c, &Lc};
+        const size_t n = (size_t)(M * N);
+        float *direct = malloc(n * sizeof(float)), *rec = malloc(n * sizeof(float));
+        check_ok(pdl_fn(&cc), CPU, "cpu direct");
+        check_ok(pdl_fn(&cg), GPU, "gpu direct");
+        check_ok(GPU->ops->download(GPU, &o.g, direct), GPU, "download");
+        compare("graph_pdl", gr_dtype_name(dt), &o, tol_of(dt) * 4, "direct vs cpu");
+        const uint64_t key = 4200 + (uint64_t)di;
+        for (int it = 0; it < 4; it++) { /* the first call eager, then capture, then replays */
+            poison(&h), poison(&y), poison(&o);
+            check_ok(GPU->ops->run_recorded(GPU, key, pdl_fn, &cg), GPU, "run_recorded");
+            check_ok(GPU->ops->download(GPU, &o.g, rec), GPU, "download");
+            const double e = tu_rel_err(rec, direct, n);
+            CHECK(e == 0.0, "graph_pdl %s: run %d differs from the direct run: %.3g", gr_dtype_name(dt), it, e);
+            record("graph_pdl", gr_dtype_name(dt), e, 0.0);
+            if (it == 1) {
+                /* 16-bit: both edges (norm -> GEMM, GEMM -> norm) where the
+                 * GEMM is an nvjet kernel, the second at least; FP32/TF32
+                 * GEMMs keep full edges both ways. */
+                const int edges = gr_cuda(GPU)->graph_pdl_edges;
+                if (major >= 9 && dt == GR_BF16)
+                    CHECK(edges >= 1 && edges <= 2, "graph_pdl bf16: %d edges made programmatic", edges);
+                else
+                    CHECK(edges == 0, "graph_pdl %s: %d edges made programmatic", gr_dtype_name(dt), edges);
+                printf("graph_pdl %s: %d edges made programmatic\n", gr_dtype_name(dt), edges);
+            }
+        }
+        free(direct), free(rec);
+        rm(&x), rm(&h), rm(&w), rm(&y), rm(&o), rm(&b);
+    }
+}
+
 static void test_alloc_bad_shapes(void)
 {
     /* Shapes no allocation can hold: each refused, naming the op, nothing held. */
@@ -838,6 +905,7 @@ int main(void)
     test_embed_patchify();
     test_alloc_bad_shapes();
     test_recorded();
+    test_graph_pdl();
 
     printf("\n%-14s %-12s %5s %12s %9s %s\n", "op", "dtype", "cases", "max rel err", "tol", "");
     for (int i = 0; i < ntable; i++)

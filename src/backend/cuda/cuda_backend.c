@@ -308,11 +308,14 @@ groot_status gr_backend_cuda_create(int num_threads, gr_backend **out, gr_error 
     /* gemm_tma.cu is built for sm_90a, which runs on compute capability 9.0 only. */
     if (cc_major == 9 && cc_minor == 0)
         cb->tma_encoder = grk_gemm_tma_encoder();
+    gr_cuda_pdl_drivers(cb);
     groot_status knobs = gr_cuda_knobs_from_env(cb, err);
     if (knobs != GROOT_OK) {
         cuda_destroy(&cb->base);
         return knobs;
     }
+    if (cc_major < 9) /* no griddepcontrol: nothing would wait */
+        cb->graph_pdl = 0;
     if ((e = cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking)) != cudaSuccess)
         return create_fail(cb, err, e, "stream");
     cublasStatus_t bs = cublasLtCreate(&cb->lt);

@@ -65,6 +65,8 @@ typedef struct gr_cuda_tma_route {
 
 #define GR_CUDA_GEMM_PLANS 256
 #define GR_CUDA_GRAPHS 32
+/* cuBLASLt calls recorded per capture (graph_pdl.c); beyond, edges stay full. */
+#define GR_CUDA_CUBLAS_SPANS 2048
 
 typedef struct gr_cuda_graph {
     uint64_t key;
@@ -111,8 +113,20 @@ typedef struct gr_cuda_backend {
     long replays;
     /* The other knobs, read and checked once (gr_cuda_knobs_from_env):
      * GROOT_GEMM_TUNE (0, 1, 2), GROOT_GEMM_BORROW (0, 1), GROOT_GEMM_LOG
-     * (0, 1, 2: every candidate too), GROOT_L2_PREFETCH (0, 1). */
-    int tune_level, borrow, gemm_log, l2_prefetch;
+     * (0, 1, 2: every candidate too), GROOT_L2_PREFETCH (0, 1),
+     * GROOT_GRAPH_PDL (0, 1; off before compute capability 9.0). */
+    int tune_level, borrow, gemm_log, l2_prefetch, graph_pdl;
+    /* graph_pdl.c: where each cublasLtMatmul of the capture under way sits
+     * (the capture's tail before and after it) and whether its operands
+     * are 16-bit; the driver calls that name a graph node's kernel; and how
+     * many edges the last capture had made programmatic. */
+    struct {
+        cudaGraphNode_t before, after;
+        int pdl;
+    } cublas_spans[GR_CUDA_CUBLAS_SPANS];
+    int cublas_spans_n, cublas_spans_lost;
+    void *drv_node_params, *drv_func_name, *drv_kernel_name;
+    int graph_pdl_edges;
     /* gr_cuda_prefetch: the weight the next kernel op is to ask L2 for
      * (bytes 0: none); taken by that op's launch (gr_cuda_ks). */
     grk_pf pf_next;
@@ -277,5 +291,14 @@ groot_status gr_cuda_run_recorded(gr_backend *be, uint64_t key, gr_recorded_fn f
 groot_status gr_cuda_timer_mark(gr_backend *be, int slot);
 groot_status gr_cuda_timer_elapsed(gr_backend *be, int slot_from, int slot_to, double *ms);
 void gr_cuda_graphs_destroy(gr_cuda_backend *cb);
+
+/* graph_pdl.c */
+void gr_cuda_pdl_drivers(gr_cuda_backend *cb);
+void gr_cuda_capture_begin_cublas(gr_cuda_backend *cb);
+cudaGraphNode_t gr_cuda_capture_before_cublas(gr_cuda_backend *cb);
+void gr_cuda_capture_note_cublas(gr_cuda_backend *cb, cudaGraphNode_t before, int pdl);
+/* Makes the eligible kernel edges of g programmatic; how many, or -1 when
+ * an edge could not be restored (g must not run). */
+int gr_cuda_graph_programmatic(gr_cuda_backend *cb, cudaGraph_t g);
 
 #endif

@@ -861,10 +861,15 @@ static groot_status gemm(gr_cuda_backend *cb, const gr_tensor *x, const gr_tenso
     if (!p->tuned && !capturing_now(cb) &&
         plan_tune(cb, p, alpha, w->data, x->data, beta, c ? c->data : NULL) != GROOT_OK)
         (void)cudaGetLastError();
+    /* graph_pdl.c needs to know which nodes of a capture are cuBLASLt's. */
+    const int track = cb->graph_pdl && capturing_now(cb);
+    cudaGraphNode_t before = track ? gr_cuda_capture_before_cublas(cb) : NULL;
     LT_TRY(&cb->base,
            cublasLtMatmul(cb->lt, p->desc, alpha, w->data, p->la, x->data, p->lb, beta, c ? c->data : d, p->lc,
                           d, p->ld, &p->algo, cb->lt_ws, cb->lt_ws_size, cb->stream),
            "cublasLtMatmul", &key);
+    if (track)
+        gr_cuda_capture_note_cublas(cb, before, x->dtype == GR_BF16 || x->dtype == GR_F16);
     return GROOT_OK;
 }
 

@@ -92,6 +92,7 @@ groot_status gr_cuda_run_recorded(gr_backend *be, uint64_t key, gr_recorded_fn f
                 detail);
     cb->capturing = 1;
     cb->recording = 1;
+    gr_cuda_capture_begin_cublas(cb);
     groot_status st = fn(ctx);
     cb->recording = 0;
     cb->capturing = 0;
@@ -106,6 +107,21 @@ groot_status gr_cuda_run_recorded(gr_backend *be, uint64_t key, gr_recorded_fn f
         if (graph)
             cudaGraphDestroy(graph);
         return gr_cuda_fail(be, e, "run_recorded", "end capture (an op in fn cannot be captured)");
+    }
+    cb->graph_pdl_edges = 0;
+    if (cb->graph_pdl) {
+        const int changed = gr_cuda_graph_programmatic(cb, graph);
+        if (changed < 0) {
+            cudaGraphDestroy(graph);
+            return gr_fail(&be->err, GROOT_ERR_DEVICE,
+                           "cuda run_recorded: %s: a dependency removed to be made programmatic could not be "
+                           "restored",
+                           detail);
+        }
+        cb->graph_pdl_edges = changed;
+        if (cb->gemm_log)
+            fprintf(stderr, "groot cuda: graph %s: %d edges made programmatic (%d cuBLASLt calls%s)\n", detail,
+                    changed, cb->cublas_spans_n, cb->cublas_spans_lost ? ", record incomplete: none" : "");
     }
     cudaGraphExec_t exec = NULL;
     e = cudaGraphInstantiate(&exec, graph, 0);

@@ -1,0 +1,210 @@
+/*
+ * Whether cuBLASLt's GEMM kernels wait for the kernel before them
+ * (griddepcontrol.wait) when a captured graph's edge into them is made
+ * programmatic, as src/backend/cuda/graph_pdl.c does: rerun it when the
+ * cuBLAS version changes.
+ *
+ * For the three best heuristic algorithms of one backbone shape
+ * (256 x 4304 x 1152, bf16): a kernel that releases its dependents at once,
+ * spins 50 us and only then writes the GEMM's input (ones; zeros before),
+ * then the GEMM, captured; with the edge full and made programmatic.
+ * Every output must equal K: a GEMM that did not wait reads zeros. Then a
+ * chain of 40 (small kernel -> GEMM) pairs timed with full edges, with
+ * programmatic edges into the GEMMs, and with every edge programmatic.
+ * Prints each edge of the first graph with its kernels' names.
+ *
+ * Built as tests/cublas_pdl_probe with the CUDA backend (tests/cuda.cmake).
+ * What it showed is in BENCHMARKS.md ("Programmatic edges into cuBLASLt").
+ */
+#include <cublasLt.h>
+#include <cuda.h>
+#include <cudaTypedefs.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <vector>
+#include <algorithm>
+#include <string.h>
+
+#define CK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { printf("CUDA %s at %d: %s\n", #x, __LINE__, cudaGetErrorString(e_)); exit(1);} } while (0)
+#define LK(x) do { cublasStatus_t e_ = (x); if (e_ != CUBLAS_STATUS_SUCCESS) { printf("cublasLt %s at %d: %d\n", #x, __LINE__, (int)e_); exit(1);} } while (0)
+
+__global__ void spin_write(__nv_bfloat16 *a, size_t n, float v, long long ns)
+{
+    asm volatile("griddepcontrol.launch_dependents;");
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    long long t0, t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+    do { asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)); } while (t - t0 < ns);
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        a[i] = __float2bfloat16(v);
+}
+
+__global__ void tiny(__nv_bfloat16 *a, int n)
+{
+    asm volatile("griddepcontrol.launch_dependents;");
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) a[i] = __float2bfloat16(__bfloat162float(a[i]) * 1.0f);
+}
+
+struct Mm {
+    cublasLtHandle_t lt; cublasLtMatmulDesc_t d; cublasLtMatrixLayout_t la, lb, lc;
+    cublasLtMatmulAlgo_t algo; void *ws; size_t wss; int M, N, K;
+};
+
+static void mm_init(Mm &m, int M, int N, int K, int which)
+{
+    m.M = M; m.N = N; m.K = K;
+    LK(cublasLtCreate(&m.lt));
+    LK(cublasLtMatmulDescCreate(&m.d, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    cublasOperation_t t = CUBLAS_OP_T, nn = CUBLAS_OP_N;
+    LK(cublasLtMatmulDescSetAttribute(m.d, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof t));
+    LK(cublasLtMatmulDescSetAttribute(m.d, CUBLASLT_MATMUL_DESC_TRANSB, &nn, sizeof nn));
+    LK(cublasLtMatrixLayoutCreate(&m.la, CUDA_R_16BF, K, N, K));
+    LK(cublasLtMatrixLayoutCreate(&m.lb, CUDA_R_16BF, K, M, K));
+    LK(cublasLtMatrixLayoutCreate(&m.lc, CUDA_R_16BF, N, M, N));
+    m.wss = 32 << 20;
+    CK(cudaMalloc(&m.ws, m.wss));
+    cublasLtMatmulPreference_t p;
+    LK(cublasLtMatmulPreferenceCreate(&p));
+    LK(cublasLtMatmulPreferenceSetAttribute(p, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &m.wss, sizeof m.wss));
+    cublasLtMatmulHeuristicResult_t r[8];
+    int found = 0;
+    LK(cublasLtMatmulAlgoGetHeuristic(m.lt, m.d, m.la, m.lb, m.lc, m.lc, p, 8, r, &found));
+    if (which >= found) which = found - 1;
+    m.algo = r[which].algo;
+}
+
+static void mm_run(Mm &m, const void *x, const void *w, void *y, cudaStream_t s)
+{
+    float one = 1, zero = 0;
+    LK(cublasLtMatmul(m.lt, m.d, &one, w, m.la, x, m.lb, &zero, y, m.lc, y, m.lc, &m.algo, m.ws, m.wss, s));
+}
+
+static const char *node_name(cudaGraphNode_t n)
+{
+    static PFN_cuGraphKernelNodeGetParams_v12000 get;
+    static PFN_cuFuncGetName_v12030 fname;
+    static PFN_cuKernelGetName_v12030 kname;
+    cudaDriverEntryPointQueryResult q;
+    if (!get) {
+        CK(cudaGetDriverEntryPointByVersion("cuGraphKernelNodeGetParams", (void **)&get, 12000, cudaEnableDefault, &q));
+        CK(cudaGetDriverEntryPointByVersion("cuFuncGetName", (void **)&fname, 12030, cudaEnableDefault, &q));
+        CK(cudaGetDriverEntryPointByVersion("cuKernelGetName", (void **)&kname, 12030, cudaEnableDefault, &q));
+    }
+    CUDA_KERNEL_NODE_PARAMS_v2 p;
+    memset(&p, 0, sizeof p);
+    const char *name = "?";
+    if (get((CUgraphNode)n, &p) != CUDA_SUCCESS) return "?";
+    if (p.func && fname) fname(&name, p.func);
+    else if (p.kern && kname) kname(&name, p.kern);
+    return name ? name : "?";
+}
+
+// Makes every kernel->kernel edge programmatic (prog=1) and reports names.
+static int make_programmatic(cudaGraph_t g, int verbose, int only_into_foreign)
+{
+    size_t ne = 0;
+    CK(cudaGraphGetEdges(g, NULL, NULL, NULL, &ne));
+    std::vector<cudaGraphNode_t> from(ne), to(ne);
+    std::vector<cudaGraphEdgeData> ed(ne);
+    CK(cudaGraphGetEdges(g, from.data(), to.data(), ed.data(), &ne));
+    int changed = 0;
+    for (size_t i = 0; i < ne; i++) {
+        cudaGraphNodeType tf, tt;
+        CK(cudaGraphNodeGetType(from[i], &tf));
+        CK(cudaGraphNodeGetType(to[i], &tt));
+        if (verbose)
+            printf("  edge %s -> %s type %d port %d\n", tf == cudaGraphNodeTypeKernel ? node_name(from[i]) : "(non-kernel)",
+                   tt == cudaGraphNodeTypeKernel ? node_name(to[i]) : "(non-kernel)", ed[i].type, ed[i].from_port);
+        if (tf != cudaGraphNodeTypeKernel || tt != cudaGraphNodeTypeKernel || ed[i].type != 0)
+            continue;
+        if (only_into_foreign && strncmp(node_name(to[i]), "nvjet", 5) != 0)
+            continue;
+        CK(cudaGraphRemoveDependencies(g, &from[i], &to[i], &ed[i], 1));
+        cudaGraphEdgeData e = {};
+        e.from_port = cudaGraphKernelNodePortProgrammatic;
+        e.type = cudaGraphDependencyTypeProgrammatic;
+        CK(cudaGraphAddDependencies(g, &from[i], &to[i], &e, 1));
+        changed++;
+    }
+    return changed;
+}
+
+int main(void)
+{
+    int M = 256, N = 4304, K = 1152;
+    CK(cudaFree(0));
+    cudaStream_t s;
+    CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    __nv_bfloat16 *x, *w, *y, *x2;
+    CK(cudaMalloc(&x, (size_t)M * K * 2));
+    CK(cudaMalloc(&x2, (size_t)M * K * 2));
+    CK(cudaMalloc(&w, (size_t)N * K * 2));
+    CK(cudaMalloc(&y, (size_t)M * N * 2));
+    std::vector<__nv_bfloat16> h((size_t)N * K, __float2bfloat16(1.0f));
+    CK(cudaMemcpy(w, h.data(), (size_t)N * K * 2, cudaMemcpyHostToDevice));
+
+    for (int which = 0; which < 3; which++) {
+        Mm m;
+        mm_init(m, M, N, K, which);
+        for (int prog = 0; prog < 2; prog++) {
+            CK(cudaMemset(x, 0, (size_t)M * K * 2));
+            CK(cudaMemset(y, 0, (size_t)M * N * 2));
+            CK(cudaStreamSynchronize(s));
+            cudaGraph_t g;
+            CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+            spin_write<<<132, 256, 0, s>>>(x, (size_t)M * K, 1.0f, 50000);
+            mm_run(m, x, w, y, s);
+            CK(cudaStreamEndCapture(s, &g));
+            int ch = prog ? make_programmatic(g, which == 0, 0) : 0;
+            cudaGraphExec_t ge;
+            CK(cudaGraphInstantiate(&ge, g, 0));
+            CK(cudaGraphLaunch(ge, s));
+            CK(cudaStreamSynchronize(s));
+            std::vector<__nv_bfloat16> hy((size_t)M * N);
+            CK(cudaMemcpy(hy.data(), y, hy.size() * 2, cudaMemcpyDeviceToHost));
+            size_t bad = 0;
+            for (size_t i = 0; i < hy.size(); i++)
+                if (__bfloat162float(hy[i]) != (float)K) bad++;
+            printf("algo#%d prog=%d changed=%d: %zu of %zu outputs != K (%s)\n", which, prog, ch, bad, hy.size(),
+                   bad ? "DOES NOT WAIT" : "waits");
+            CK(cudaGraphExecDestroy(ge));
+            CK(cudaGraphDestroy(g));
+        }
+        // Timing: chain of 40 x (tiny -> matmul), normal vs programmatic into nvjet, and all.
+        for (int mode = 0; mode < 3; mode++) {
+            cudaGraph_t g;
+            CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+            for (int i = 0; i < 40; i++) {
+                tiny<<<(M * K + 255) / 256, 256, 0, s>>>(x2, M * K);
+                mm_run(m, x2, w, y, s);
+            }
+            CK(cudaStreamEndCapture(s, &g));
+            int ch = mode == 0 ? 0 : make_programmatic(g, 0, mode == 1);
+            cudaGraphExec_t ge;
+            CK(cudaGraphInstantiate(&ge, g, 0));
+            cudaEvent_t a, b;
+            CK(cudaEventCreate(&a));
+            CK(cudaEventCreate(&b));
+            float best = 1e9, v[15];
+            for (int r = 0; r < 15; r++) {
+                CK(cudaEventRecord(a, s));
+                CK(cudaGraphLaunch(ge, s));
+                CK(cudaEventRecord(b, s));
+                CK(cudaEventSynchronize(b));
+                CK(cudaEventElapsedTime(&v[r], a, b));
+                if (r >= 3 && v[r] < best) best = v[r];
+            }
+            std::sort(v + 3, v + 15);
+            printf("algo#%d timing mode %d (%s) changed %d: median %.2f us per pair, min %.2f\n", which, mode,
+                   mode == 0 ? "normal" : mode == 1 ? "into nvjet" : "all kernel edges", ch, v[9] * 1000 / 40,
+                   best * 1000 / 40);
+            CK(cudaGraphExecDestroy(ge));
+            CK(cudaGraphDestroy(g));
+        }
+    }
+    return 0;
+}
