@@ -4,16 +4,18 @@
  * programmatic, as src/backend/cuda/graph_pdl.c does: rerun it when the
  * cuBLAS version changes.
  *
- * For the three best heuristic algorithms of one backbone shape
- * (256 x 4304 x 1152, bf16): a kernel that releases its dependents at once,
+ * For the best heuristic algorithms (3, or ALGOS) of one GEMM shape
+ * (default 256 x 4304 x 1152, bf16, the ViT's fc1; or M N K): a kernel that releases its dependents at once,
  * spins 50 us and only then writes the GEMM's input (ones; zeros before),
  * then the GEMM, captured; with the edge full and made programmatic.
- * Every output must equal K: a GEMM that did not wait reads zeros. Then a
- * chain of 40 (small kernel -> GEMM) pairs timed with full edges, with
- * programmatic edges into the GEMMs, and with every edge programmatic.
- * Prints each edge of the first graph with its kernels' names.
+ * Every output must equal K (rounded to bf16): a GEMM that did not wait
+ * reads zeros. Then a chain of 40 (small kernel -> GEMM) pairs timed with
+ * full edges, with programmatic edges into the GEMMs' kernels, with every
+ * edge programmatic, and with those out of the GEMMs' kernels only.
+ * Prints each edge of the graphs with its kernels' names.
  *
- * Built as tests/cublas_pdl_probe with the CUDA backend (tests/cuda.cmake).
+ * Built as tests/cublas_pdl_probe with the CUDA backend (tests/cuda.cmake);
+ * usage: cublas_pdl_probe [M N K [ALGOS]].
  * What it showed is in BENCHMARKS.md ("Programmatic edges into cuBLASLt").
  */
 #include <cublasLt.h>
@@ -54,7 +56,7 @@ struct Mm {
     cublasLtMatmulAlgo_t algo; void *ws; size_t wss; int M, N, K;
 };
 
-static void mm_init(Mm &m, int M, int N, int K, int which)
+static int mm_init(Mm &m, int M, int N, int K, int which)
 {
     m.M = M; m.N = N; m.K = K;
     LK(cublasLtCreate(&m.lt));
@@ -73,8 +75,10 @@ static void mm_init(Mm &m, int M, int N, int K, int which)
     cublasLtMatmulHeuristicResult_t r[8];
     int found = 0;
     LK(cublasLtMatmulAlgoGetHeuristic(m.lt, m.d, m.la, m.lb, m.lc, m.lc, p, 8, r, &found));
-    if (which >= found) which = found - 1;
+    if (which >= found)
+        return 0;
     m.algo = r[which].algo;
+    return 1;
 }
 
 static void mm_run(Mm &m, const void *x, const void *w, void *y, cudaStream_t s)
@@ -104,7 +108,8 @@ static const char *node_name(cudaGraphNode_t n)
 }
 
 // Makes every kernel->kernel edge programmatic (prog=1) and reports names.
-static int make_programmatic(cudaGraph_t g, int verbose, int only_into_foreign)
+/* which: 0 every kernel edge, 1 only those into nvjet kernels, 2 only those out of them. */
+static int make_programmatic(cudaGraph_t g, int verbose, int which)
 {
     size_t ne = 0;
     CK(cudaGraphGetEdges(g, NULL, NULL, NULL, &ne));
@@ -121,7 +126,9 @@ static int make_programmatic(cudaGraph_t g, int verbose, int only_into_foreign)
                    tt == cudaGraphNodeTypeKernel ? node_name(to[i]) : "(non-kernel)", ed[i].type, ed[i].from_port);
         if (tf != cudaGraphNodeTypeKernel || tt != cudaGraphNodeTypeKernel || ed[i].type != 0)
             continue;
-        if (only_into_foreign && strncmp(node_name(to[i]), "nvjet", 5) != 0)
+        if (which == 1 && strncmp(node_name(to[i]), "nvjet", 5) != 0)
+            continue;
+        if (which == 2 && strncmp(node_name(from[i]), "nvjet", 5) != 0)
             continue;
         CK(cudaGraphRemoveDependencies(g, &from[i], &to[i], &ed[i], 1));
         cudaGraphEdgeData e = {};
@@ -133,9 +140,19 @@ static int make_programmatic(cudaGraph_t g, int verbose, int only_into_foreign)
     return changed;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    int M = 256, N = 4304, K = 1152;
+    int M = 256, N = 4304, K = 1152, algos = 3;
+    if (argc >= 4) {
+        M = atoi(argv[1]), N = atoi(argv[2]), K = atoi(argv[3]);
+        if (argc >= 5)
+            algos = atoi(argv[4]);
+        if (M < 1 || N < 1 || K < 1 || K > 8192 || algos < 1 || algos > 8) {
+            printf("usage: cublas_pdl_probe [M N K [ALGOS]] (K <= 8192, so that K ones sum exactly; ALGOS <= 8)\n");
+            return 2;
+        }
+    }
+    printf("shape M=%d N=%d K=%d bf16, %d heuristic algorithms\n", M, N, K, algos);
     CK(cudaFree(0));
     cudaStream_t s;
     CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
@@ -147,9 +164,12 @@ int main(void)
     std::vector<__nv_bfloat16> h((size_t)N * K, __float2bfloat16(1.0f));
     CK(cudaMemcpy(w, h.data(), (size_t)N * K * 2, cudaMemcpyHostToDevice));
 
-    for (int which = 0; which < 3; which++) {
+    /* K ones sum exactly in float32; the output is that sum rounded to bf16. */
+    const float want = __bfloat162float(__float2bfloat16((float)K));
+    for (int which = 0; which < algos; which++) {
         Mm m;
-        mm_init(m, M, N, K, which);
+        if (!mm_init(m, M, N, K, which))
+            break;
         for (int prog = 0; prog < 2; prog++) {
             CK(cudaMemset(x, 0, (size_t)M * K * 2));
             CK(cudaMemset(y, 0, (size_t)M * N * 2));
@@ -159,7 +179,7 @@ int main(void)
             spin_write<<<132, 256, 0, s>>>(x, (size_t)M * K, 1.0f, 50000);
             mm_run(m, x, w, y, s);
             CK(cudaStreamEndCapture(s, &g));
-            int ch = prog ? make_programmatic(g, which == 0, 0) : 0;
+            int ch = prog ? make_programmatic(g, 1, 1) : 0;
             cudaGraphExec_t ge;
             CK(cudaGraphInstantiate(&ge, g, 0));
             CK(cudaGraphLaunch(ge, s));
@@ -168,14 +188,14 @@ int main(void)
             CK(cudaMemcpy(hy.data(), y, hy.size() * 2, cudaMemcpyDeviceToHost));
             size_t bad = 0;
             for (size_t i = 0; i < hy.size(); i++)
-                if (__bfloat162float(hy[i]) != (float)K) bad++;
+                if (__bfloat162float(hy[i]) != want) bad++;
             printf("algo#%d prog=%d changed=%d: %zu of %zu outputs != K (%s)\n", which, prog, ch, bad, hy.size(),
                    bad ? "DOES NOT WAIT" : "waits");
             CK(cudaGraphExecDestroy(ge));
             CK(cudaGraphDestroy(g));
         }
         // Timing: chain of 40 x (tiny -> matmul), normal vs programmatic into nvjet, and all.
-        for (int mode = 0; mode < 3; mode++) {
+        for (int mode = 0; mode < 4; mode++) {
             cudaGraph_t g;
             CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
             for (int i = 0; i < 40; i++) {
@@ -183,7 +203,7 @@ int main(void)
                 mm_run(m, x2, w, y, s);
             }
             CK(cudaStreamEndCapture(s, &g));
-            int ch = mode == 0 ? 0 : make_programmatic(g, 0, mode == 1);
+            int ch = mode == 0 ? 0 : make_programmatic(g, 0, mode == 1 ? 1 : mode == 2 ? 0 : 2);
             cudaGraphExec_t ge;
             CK(cudaGraphInstantiate(&ge, g, 0));
             cudaEvent_t a, b;
@@ -200,7 +220,7 @@ int main(void)
             }
             std::sort(v + 3, v + 15);
             printf("algo#%d timing mode %d (%s) changed %d: median %.2f us per pair, min %.2f\n", which, mode,
-                   mode == 0 ? "normal" : mode == 1 ? "into nvjet" : "all kernel edges", ch, v[9] * 1000 / 40,
+                   mode == 0 ? "normal" : mode == 1 ? "into nvjet" : mode == 2 ? "all kernel edges" : "out of nvjet", ch, v[9] * 1000 / 40,
                    best * 1000 / 40);
             CK(cudaGraphExecDestroy(ge));
             CK(cudaGraphDestroy(g));

@@ -35,6 +35,7 @@
 
 #include <cuda.h>
 #include <cudaTypedefs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,8 +188,12 @@ int gr_cuda_graph_programmatic(gr_cuda_backend *cb, cudaGraph_t g)
                 !is_kernel(from[i]) || !is_kernel(to[i]))
                 continue;
             const cublas_node *u = cublas_find(theirs, nc, from[i]), *v = cublas_find(theirs, nc, to[i]);
-            if (!((u && u->pdl) || (v && v->pdl)) || (u && !u->pdl) ||
-                (v && (!v->pdl || strncmp(kernel_name(cb, to[i]), "nvjet", 5) != 0)))
+            const int make = ((u && u->pdl) || (v && v->pdl)) && !(u && !u->pdl) &&
+                             !(v && (!v->pdl || strncmp(kernel_name(cb, to[i]), "nvjet", 5) != 0));
+            if (cb->gemm_log >= 2 && (u || v))
+                fprintf(stderr, "groot cuda: edge %s -> %s: %s\n", kernel_name(cb, from[i]), kernel_name(cb, to[i]),
+                        make ? "programmatic" : "full");
+            if (!make)
                 continue;
             cudaGraphEdgeData e;
             memset(&e, 0, sizeof e);
