@@ -15,6 +15,8 @@
 /* Largest staging chunk: big uploads (the embedding table) go through in
  * pieces rather than pinning hundreds of MiB of host memory. */
 #define STAGING_CHUNK ((size_t)64 << 20)
+/* Smallest staging buffer: a 16-sample call's inputs fit without a wait. */
+#define STAGING_MIN ((size_t)16 << 20)
 #define LT_WORKSPACE ((size_t)64 << 20)
 
 groot_status gr_cuda_fail(gr_backend *be, cudaError_t e, const char *op, const char *detail)
@@ -95,22 +97,32 @@ static void cuda_free(gr_backend *be, gr_tensor *t)
     memset(t, 0, sizeof *t);
 }
 
-/* Waits until the last async copy through staging is done, then makes it
- * at least `bytes` large. */
-static groot_status staging_get(gr_cuda_backend *cb, size_t bytes, const char *op)
+/* Space for `bytes` in the pinned staging buffer. While copies are in
+ * flight it is taken behind what they read, so a call's uploads (token
+ * ids, pixels, state, noise: a few for each sample) queue without the host
+ * waiting for each; only when it does not fit there does the host wait for
+ * them all and start again at the beginning, growing the buffer if one
+ * request is larger (the first calls only). */
+static groot_status staging_take(gr_cuda_backend *cb, size_t bytes, const char *op, void **at)
 {
-    if (cb->staging_pending) {
-        GR_CUDA_TRY(&cb->base, cudaEventSynchronize(cb->staging_done), op, "staging wait");
-        cb->staging_pending = 0;
+    size_t off = cb->staging_pending ? (cb->staging_used + 255) & ~(size_t)255 : 0;
+    if (off > cb->staging_cap || bytes > cb->staging_cap - off) {
+        if (cb->staging_pending) {
+            GR_CUDA_TRY(&cb->base, cudaEventSynchronize(cb->staging_done), op, "staging wait");
+            cb->staging_pending = 0;
+        }
+        off = 0;
+        if (bytes > cb->staging_cap) {
+            const size_t cap = bytes > STAGING_MIN ? bytes : STAGING_MIN;
+            cudaFreeHost(cb->staging);
+            cb->staging = NULL;
+            cb->staging_cap = 0;
+            GR_CUDA_TRY(&cb->base, cudaHostAlloc(&cb->staging, cap, cudaHostAllocDefault), op, "pinned staging");
+            cb->staging_cap = cap;
+        }
     }
-    if (bytes <= cb->staging_cap)
-        return GROOT_OK;
-    cudaFreeHost(cb->staging);
-    cb->staging = NULL;
-    cb->staging_cap = 0;
-    GR_CUDA_TRY(&cb->base, cudaHostAlloc(&cb->staging, bytes, cudaHostAllocDefault), op,
-                "pinned staging");
-    cb->staging_cap = bytes;
+    cb->staging_used = off + bytes;
+    *at = (char *)cb->staging + off;
     return GROOT_OK;
 }
 
@@ -160,15 +172,15 @@ static groot_status cuda_upload(gr_backend *be, gr_tensor *dst, const void *src,
     if (dst->rows == 0 || dst->cols == 0)
         return GROOT_OK;
     const int64_t step = chunk_rows(dst->rows, row_bytes);
-    GR_TRY(staging_get(cb, (size_t)step * row_bytes, "upload"));
     for (int64_t r0 = 0; r0 < dst->rows; r0 += step) {
         int64_t nr = dst->rows - r0 < step ? dst->rows - r0 : step;
-        GR_TRY(staging_get(cb, 0, "upload"));
-        convert_to(cb->staging, dst->dtype, (const char *)src + (size_t)r0 * dst->cols * ses,
-                   src_dtype, (size_t)nr * dst->cols);
+        void *st = NULL;
+        GR_TRY(staging_take(cb, (size_t)nr * row_bytes, "upload", &st));
+        convert_to(st, dst->dtype, (const char *)src + (size_t)r0 * dst->cols * ses, src_dtype,
+                   (size_t)nr * dst->cols);
         char *d = (char *)dst->data + (size_t)r0 * dst->ld * es;
-        GR_CUDA_TRY(be, cudaMemcpy2DAsync(d, (size_t)dst->ld * es, cb->staging, row_bytes, row_bytes,
-                                          (size_t)nr, cudaMemcpyHostToDevice, cb->stream),
+        GR_CUDA_TRY(be, cudaMemcpy2DAsync(d, (size_t)dst->ld * es, st, row_bytes, row_bytes, (size_t)nr,
+                                          cudaMemcpyHostToDevice, cb->stream),
                     "upload", "copy");
         GR_CUDA_TRY(be, cudaEventRecord(cb->staging_done, cb->stream), "upload", "event");
         cb->staging_pending = 1;
@@ -187,16 +199,19 @@ static groot_status cuda_download(gr_backend *be, const gr_tensor *src, float *d
     const size_t es = gr_dtype_size(src->dtype);
     const size_t row_bytes = (size_t)src->cols * es;
     const int64_t step = chunk_rows(src->rows, row_bytes);
-    GR_TRY(staging_get(cb, (size_t)step * row_bytes, "download"));
     for (int64_t r0 = 0; r0 < src->rows; r0 += step) {
         int64_t nr = src->rows - r0 < step ? src->rows - r0 : step;
         const char *s = (const char *)src->data + (size_t)r0 * src->ld * es;
-        GR_CUDA_TRY(be, cudaMemcpy2DAsync(cb->staging, row_bytes, s, (size_t)src->ld * es, row_bytes,
-                                          (size_t)nr, cudaMemcpyDeviceToHost, cb->stream),
+        void *st = NULL;
+        GR_TRY(staging_take(cb, (size_t)nr * row_bytes, "download", &st));
+        GR_CUDA_TRY(be, cudaMemcpy2DAsync(st, row_bytes, s, (size_t)src->ld * es, row_bytes, (size_t)nr,
+                                          cudaMemcpyDeviceToHost, cb->stream),
                     "download", "copy");
-        /* Surfaces any earlier asynchronous kernel failure too. */
+        /* Surfaces any earlier asynchronous kernel failure too; every copy
+         * through staging is done after it. */
         GR_CUDA_TRY(be, cudaStreamSynchronize(cb->stream), "download", "sync");
-        convert_to(dst + (size_t)r0 * src->cols, GR_F32, cb->staging, src->dtype, (size_t)nr * src->cols);
+        cb->staging_pending = 0;
+        convert_to(dst + (size_t)r0 * src->cols, GR_F32, st, src->dtype, (size_t)nr * src->cols);
     }
     return GROOT_OK;
 }

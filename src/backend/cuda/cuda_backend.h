@@ -84,10 +84,11 @@ typedef struct gr_cuda_backend {
     void *lt_ws;
     size_t lt_ws_size;
 
-    /* Pinned host staging for uploads/downloads; the event marks when the
-     * last async copy out of it has finished, so it can be refilled. */
+    /* Pinned host staging for uploads/downloads. Copies still in flight
+     * read its first staging_used bytes; the event marks when the last of
+     * them has finished, so that it can be refilled from the start. */
     void *staging;
-    size_t staging_cap;
+    size_t staging_cap, staging_used;
     cudaEvent_t staging_done;
     int staging_pending;
 
