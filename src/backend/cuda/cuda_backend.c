@@ -331,6 +331,8 @@ groot_status gr_backend_cuda_create(int num_threads, gr_backend **out, gr_error 
     }
     if (cc_major < 9) /* no griddepcontrol: nothing would wait */
         cb->graph_pdl = 0;
+    if (cb->graph_pdl == GR_GRAPH_PDL_VERIFIED)
+        cb->graph_pdl = cc_major == 9 && cublasLtGetVersion() / 10000 == 13;
     if ((e = cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking)) != cudaSuccess)
         return create_fail(cb, err, e, "stream");
     cublasStatus_t bs = cublasLtCreate(&cb->lt);

@@ -67,6 +67,9 @@ typedef struct gr_cuda_tma_route {
 #define GR_CUDA_GRAPHS 32
 /* cuBLASLt calls recorded per capture (graph_pdl.c); beyond, edges stay full. */
 #define GR_CUDA_CUBLAS_SPANS 2048
+/* graph_pdl unset: on only where cublas_pdl_probe verified cuBLASLt's
+ * kernels wait (compute capability 9.x with cuBLASLt 13.x). */
+#define GR_GRAPH_PDL_VERIFIED 2
 
 typedef struct gr_cuda_graph {
     uint64_t key;
@@ -115,7 +118,7 @@ typedef struct gr_cuda_backend {
     /* The other knobs, read and checked once (gr_cuda_knobs_from_env):
      * GROOT_GEMM_TUNE (0, 1, 2), GROOT_GEMM_BORROW (0, 1), GROOT_GEMM_LOG
      * (0, 1, 2: every candidate too), GROOT_L2_PREFETCH (0, 1),
-     * GROOT_GRAPH_PDL (0, 1; off before compute capability 9.0). */
+     * GROOT_GRAPH_PDL (0, 1, unset: GR_GRAPH_PDL_VERIFIED; see graph_pdl.c). */
     int tune_level, borrow, gemm_log, l2_prefetch, graph_pdl;
     /* graph_pdl.c: where each cublasLtMatmul of the capture under way sits
      * (the capture's tail before and after it) and whether its operands

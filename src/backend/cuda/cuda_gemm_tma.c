@@ -60,7 +60,7 @@ groot_status gr_cuda_knobs_from_env(gr_cuda_backend *cb, gr_error *err)
     GR_TRY(gr_env_choice("GROOT_L2_PREFETCH", onoff, 2, &i, err));
     cb->l2_prefetch = i != 0;
     GR_TRY(gr_env_choice("GROOT_GRAPH_PDL", onoff, 2, &i, err));
-    cb->graph_pdl = i != 0;
+    cb->graph_pdl = i < 0 ? GR_GRAPH_PDL_VERIFIED : i; /* cuda_backend.c narrows "verified" */
     cb->profile_replay = 0;
     return gr_env_int("GROOT_PROFILE_REPLAY", 0, 1000000, &cb->profile_replay, err);
 }

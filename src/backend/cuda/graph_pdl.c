@@ -25,6 +25,13 @@
  * making those programmatic too slowed TF32 calls by 2-11% and FP32 by 1%
  * (BENCHMARKS.md, "Programmatic edges into cuBLASLt").
  *
+ * Where. That cuBLASLt's kernels wait is seen, not documented: it was
+ * checked (bench/cublas_pdl_probe.cu, every backbone shape, four
+ * algorithms each) on Hopper with cuBLASLt 13, so by default the pass runs
+ * only there (compute capability 9.x, cuBLASLt 13.x). GROOT_GRAPH_PDL=1
+ * runs it on any card with griddepcontrol (9.0 on) once the probe has
+ * passed there; =0 never.
+ *
  * Whose node is whose is known exactly: the GEMM layer records the
  * capture's tail before and after each cublasLtMatmul, and the nodes on
  * the path between are cuBLASLt's. If that record is incomplete (a tail
