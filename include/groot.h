@@ -150,6 +150,9 @@ typedef struct groot_bench_result {
     double floor_ms;              /* max(bytes / bandwidth, flops / matrix rate) */
     double ratio;                 /* median_ms / floor_ms */
     double memory_mib;            /* device memory in use (GPU) or resident memory (CPU), MiB */
+    /* all only (0 otherwise): medians of the call's parts, from the same
+     * runs' groot_timings: inputs uploaded, the network, outputs back. */
+    double upload_ms, network_ms, download_ms;
 } groot_bench_result;
 
 groot_status groot_bench(groot_model *model, const char *component, int batch, int views, int seq_len, int iters,

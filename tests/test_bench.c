@@ -57,6 +57,16 @@ static void check_public(groot_model *model, const char *name, int batch, int vi
     CHECK(r.seq_len == want_len, "%s: seq_len %d, want %d", what, r.seq_len, want_len);
     check_times(what, r.median_ms, r.min_ms, r.p90_ms, r.mean_ms);
     check_floor(what, r.bytes, r.flops, r.bandwidth_gbs, r.matrix_tflops, r.floor_ms, r.ratio, r.median_ms);
+    /* The whole call's parts: each measured, together within its range
+     * (medians of parts need not add up to the median of the whole). */
+    const double parts = r.upload_ms + r.network_ms + r.download_ms;
+    if (!strcmp(name, "all"))
+        CHECK(r.upload_ms > 0 && r.network_ms > 0 && r.download_ms >= 0 && parts <= 1.05 * r.p90_ms + 0.01 &&
+                  parts >= 0.95 * r.min_ms - 0.01,
+              "%s: parts %g + %g + %g ms against median %g (min %g, p90 %g)", what, r.upload_ms, r.network_ms,
+              r.download_ms, r.median_ms, r.min_ms, r.p90_ms);
+    else
+        CHECK(r.upload_ms == 0 && r.network_ms == 0 && r.download_ms == 0, "%s: parts set outside all", what);
 }
 
 static void check_errors(groot_model *model)

@@ -53,9 +53,13 @@ static void print_json(const groot_bench_result *r, const char *device, const ch
     json_string(precision);
     printf(",\"batch\":%d,\"views\":%d,\"seq_len\":%d,\"iters\":%d,\"median_ms\":%.6g,\"min_ms\":%.6g,"
            "\"p90_ms\":%.6g,\"mean_ms\":%.6g,\"bytes\":%.0f,\"flops\":%.0f,\"bandwidth_gbs\":%.6g,"
-           "\"matrix_tflops\":%.6g,\"floor_ms\":%.6g,\"ratio\":%.6g,\"memory_mib\":%.1f}\n",
+           "\"matrix_tflops\":%.6g,\"floor_ms\":%.6g,\"ratio\":%.6g,\"memory_mib\":%.1f",
            r->batch, r->views, r->seq_len, r->iters, r->median_ms, r->min_ms, r->p90_ms, r->mean_ms, r->bytes,
            r->flops, r->bandwidth_gbs, r->matrix_tflops, r->floor_ms, r->ratio, r->memory_mib);
+    if (!strcmp(r->component, "all"))
+        printf(",\"upload_ms\":%.6g,\"network_ms\":%.6g,\"download_ms\":%.6g", r->upload_ms, r->network_ms,
+               r->download_ms);
+    printf("}\n");
 }
 
 static void print_header(void)
@@ -70,6 +74,9 @@ static void print_row(const groot_bench_result *r)
     printf("%-15s %5d %5d %5d %5d %10.4f %10.4f %10.4f %10.4f %10.3f %10.4f %8.4f %10.4f %7.1f\n", r->component,
            r->batch, r->views, r->seq_len, r->iters, r->median_ms, r->min_ms, r->p90_ms, r->mean_ms, r->bytes / 1e6,
            r->flops / 1e9, r->matrix_tflops, r->floor_ms, r->ratio);
+    if (!strcmp(r->component, "all"))
+        printf("%-15s upload %.4f ms, network %.4f ms, download %.4f ms (medians)\n", "  all's parts", r->upload_ms,
+               r->network_ms, r->download_ms);
 }
 
 typedef struct bench_args {

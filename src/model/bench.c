@@ -309,7 +309,9 @@ static groot_status prepare(bench_ctx *b, const host_inputs *h)
     return be->ops->sync(be);
 }
 
-static groot_status time_once(bench_ctx *b, const host_inputs *h, double *ms, gr_error *err)
+/* One timed run; for GR_BENCH_ALL, parts[] gets its upload, network and
+ * download times. */
+static groot_status time_once(bench_ctx *b, const host_inputs *h, double *ms, double parts[3], gr_error *err)
 {
     gr_model *m = b->m;
     gr_backend *be = m->be;
@@ -318,6 +320,9 @@ static groot_status time_once(bench_ctx *b, const host_inputs *h, double *ms, gr
         groot_timings t;
         GR_TRY(gr_model_forward(m, h->samples, m->plan.batch.count, h->outs, &t, err));
         *ms = t.total_ms;
+        parts[0] = t.upload_ms;
+        parts[1] = t.vision_ms + t.language_ms + t.vl_ms + t.action_head_ms;
+        parts[2] = t.download_ms;
         return GROOT_OK;
     }
     GR_TRY(be->ops->timer_mark(be, SLOT_A));
@@ -330,6 +335,12 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+static double median_of(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
 static void summarize(double *t, int n, gr_bench_result *r)
@@ -396,7 +407,7 @@ groot_status gr_model_bench(gr_model *m, const char *component, int batch, int v
 
     host_inputs h;
     bench_ctx b = {.m = m, .c = (gr_bench_component)c};
-    double *times = malloc((size_t)iters * sizeof *times);
+    double *times = malloc((size_t)iters * 4 * sizeof *times), *parts = times + iters; /* [3][iters] */
     groot_status st = times ? GROOT_OK : gr_fail(err, GROOT_ERR_NOMEM, "bench: %d timings", iters);
     if (!st)
         st = host_make(&m->cfg, batch, views, seq_len, &h, err);
@@ -410,11 +421,14 @@ groot_status gr_model_bench(gr_model *m, const char *component, int batch, int v
         st = be_error(m, prepare(&b, &h), err);
     }
     for (int i = 0; i < warmup + iters && !st; i++) {
-        double ms = 0;
+        double ms = 0, part[3] = {0, 0, 0};
         gr_error_clear(&m->be->err);
-        st = be_error(m, time_once(&b, &h, &ms, err), err);
-        if (!st && i >= warmup)
+        st = be_error(m, time_once(&b, &h, &ms, part, err), err);
+        if (!st && i >= warmup) {
             times[i - warmup] = ms;
+            for (int k = 0; k < 3; k++)
+                parts[k * iters + i - warmup] = part[k];
+        }
     }
     if (!st) {
         memset(out, 0, sizeof *out);
@@ -424,6 +438,11 @@ groot_status gr_model_bench(gr_model *m, const char *component, int batch, int v
         out->seq_len = seq_len;
         out->iters = iters;
         summarize(times, iters, out);
+        if (c == GR_BENCH_ALL) {
+            out->upload_ms = median_of(parts, iters);
+            out->network_ms = median_of(parts + iters, iters);
+            out->download_ms = median_of(parts + 2 * iters, iters);
+        }
         gr_bench_floor(&work, NULL, out);
         size_t used = 0;
         if (m->be->ops->memory_in_use && m->be->ops->memory_in_use(m->be, &used) == GROOT_OK)

@@ -48,6 +48,8 @@ typedef struct gr_bench_result {
     /* The backend's memory in use after the timed runs (device memory on a
      * GPU, resident memory on the CPU), MiB; 0 when unknown. */
     double memory_mib;
+    /* GR_BENCH_ALL only (0 otherwise): medians of the call's parts. */
+    double upload_ms, network_ms, download_ms;
 } gr_bench_result;
 
 /* Times component on a synthetic batch: one full gr_model_forward plans

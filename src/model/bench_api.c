@@ -41,6 +41,9 @@ groot_status groot_bench(groot_model *model, const char *component, int batch, i
         .floor_ms = r.floor_ms,
         .ratio = r.ratio,
         .memory_mib = r.memory_mib,
+        .upload_ms = r.upload_ms,
+        .network_ms = r.network_ms,
+        .download_ms = r.download_ms,
     };
     return GROOT_OK;
 }
