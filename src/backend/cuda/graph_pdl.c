@@ -26,8 +26,9 @@
  * (BENCHMARKS.md, "Programmatic edges into cuBLASLt").
  *
  * Where. That cuBLASLt's kernels wait is seen, not documented: it was
- * checked (bench/cublas_pdl_probe.cu, every backbone shape, four
- * algorithms each) on Hopper with cuBLASLt 13, so by default the pass runs
+ * checked (bench/cublas_pdl_probe.cu: five of the backbone's GEMM shapes,
+ * four algorithms each; the 3B parity checks with every edge rewritten)
+ * on Hopper with cuBLASLt 13, so by default the pass runs
  * only there (compute capability 9.x, cuBLASLt 13.x). GROOT_GRAPH_PDL=1
  * runs it on any card with griddepcontrol (9.0 on) once the probe has
  * passed there; =0 never.
