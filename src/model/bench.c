@@ -337,6 +337,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Sorts t[0..n) and returns its median. */
 static double median_of(double *t, int n)
 {
     qsort(t, (size_t)n, sizeof *t, cmp_double);
@@ -345,12 +346,11 @@ static double median_of(double *t, int n)
 
 static void summarize(double *t, int n, gr_bench_result *r)
 {
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    r->median_ms = median_of(t, n); /* t is sorted from here on */
     double sum = 0;
     for (int i = 0; i < n; i++)
         sum += t[i];
     r->min_ms = t[0];
-    r->median_ms = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
     /* nearest rank: the smallest time at least 90% of the runs reach */
     int k = (int)ceil(0.9 * n) - 1;
     r->p90_ms = t[k < 0 ? 0 : k];

@@ -196,8 +196,10 @@ int gr_cuda_graph_programmatic(gr_cuda_backend *cb, cudaGraph_t g)
                 !is_kernel(from[i]) || !is_kernel(to[i]))
                 continue;
             const cublas_node *u = cublas_find(theirs, nc, from[i]), *v = cublas_find(theirs, nc, to[i]);
-            const int make = ((u && u->pdl) || (v && v->pdl)) && !(u && !u->pdl) &&
-                             !(v && (!v->pdl || strncmp(kernel_name(cb, to[i]), "nvjet", 5) != 0));
+            /* Touching a cuBLASLt GEMM, each end of it that is cuBLASLt's of a
+             * 16-bit GEMM, and its head one that waits (nvjet). */
+            const int make = (u || v) && (!u || u->pdl) &&
+                             (!v || (v->pdl && strncmp(kernel_name(cb, to[i]), "nvjet", 5) == 0));
             if (cb->gemm_log >= 2 && (u || v))
                 fprintf(stderr, "groot cuda: edge %s -> %s: %s\n", kernel_name(cb, from[i]), kernel_name(cb, to[i]),
                         make ? "programmatic" : "full");
