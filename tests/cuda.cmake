@@ -22,3 +22,13 @@ if(GROOT_HAVE_CUDA)
   target_compile_options(cublas_pdl_probe PRIVATE -gencode=arch=compute_90a,code=sm_90a)
   target_link_libraries(cublas_pdl_probe PRIVATE CUDA::cudart_static CUDA::cublasLt)
 endif()
+
+# Benchmark (not a test): attention_sweep times every block shape of the
+# tensor-core attention on the model's attention calls, with per-block
+# timestamps of the chosen one.
+if(GROOT_HAVE_CUDA)
+  add_executable(attention_sweep ${CMAKE_SOURCE_DIR}/bench/attention_sweep.cu)
+  target_include_directories(attention_sweep PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/src/backend/cuda)
+  target_compile_options(attention_sweep PRIVATE -gencode=arch=compute_90a,code=sm_90a -O3)
+  target_link_libraries(attention_sweep PRIVATE CUDA::cudart_static)
+endif()

@@ -19,6 +19,33 @@
 #include "cuda_dtype.cuh"
 #include "launch.cuh"
 
+/* Timestamps for bench/attention_sweep.cu, which includes this file with
+ * GRK_ATT_TRACE defined: per block, clock64 at entry, after the wait for
+ * the kernel before, first stage landed, key loop done, key warps merged,
+ * exit, and after the prologue's loads were issued; %globaltimer at entry
+ * and exit. Nothing in normal builds. */
+#define GRK_ATT_TRACE_SLOTS 9
+#ifdef GRK_ATT_TRACE
+__device__ long long g_att_trace[GRK_ATT_TRACE][GRK_ATT_TRACE_SLOTS];
+__device__ __forceinline__ void att_trace_put(int slot, long long t)
+{
+    const int b = blockIdx.x + gridDim.x * blockIdx.y;
+    if (b < GRK_ATT_TRACE && threadIdx.x == 0)
+        g_att_trace[b][slot] = t;
+}
+__device__ __forceinline__ long long att_global_ns()
+{
+    long long t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+#define ATT_TRACE(slot) att_trace_put(slot, clock64())
+#define ATT_TRACE_GT(slot) att_trace_put(slot, att_global_ns())
+#else
+#define ATT_TRACE(slot) ((void)0)
+#define ATT_TRACE_GT(slot) ((void)0)
+#endif
+
 namespace {
 
 const float kLog2e = 1.4426950408889634f;
@@ -188,6 +215,7 @@ struct tc_args {
     float scale_log2;
     int hpc, wr, wk, nbuf, rev;
     int kv_ready; /* k, v, lk_dev may be read before grk_pdl_wait (grk_attention) */
+    int l1;       /* copies made after the wait go through L1 (cp16_l1) */
     grk_pf pf; /* asked of L2 first thing (cuda_kernels.h) */
 };
 
@@ -248,6 +276,17 @@ __device__ __forceinline__ void cp16(uint32_t dst, const void *src, int src_byte
                  "r"(src_bytes));
 }
 
+/* The same through L1. Only after grk_pdl_wait: lines cached before the
+ * kernel before has finished could be stale (default loads are cached so
+ * too, and the wait makes that kernel's writes visible). Rows of 96-256
+ * bytes at a large stride arrived ~10% sooner so for the ViT's attention
+ * (bench/attention_sweep). */
+__device__ __forceinline__ void cp16_l1(uint32_t dst, const void *src, int src_bytes)
+{
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+                 "r"(src_bytes));
+}
+
 __device__ __forceinline__ void cp_commit()
 {
     asm volatile("cp.async.commit_group;\n" ::);
@@ -291,11 +330,12 @@ __device__ __forceinline__ void ldsm4_t(uint32_t *r, uint32_t addr)
  * tile, zeros past row rmax and column d; NT threads share the work. The
  * vec path only enqueues (cp.async; the caller commits and waits). Each
  * thread keeps one 16-byte column for all its rows, so a copy costs a few
- * instructions: the key loop issues them from the critical warps. The
- * scalar path, for views that are not 16-byte aligned, stores directly. */
+ * instructions: the key loop issues them from the critical warps; l1
+ * (after grk_pdl_wait only) routes them through L1 (cp16_l1). The scalar
+ * path, for views that are not 16-byte aligned, stores directly. */
 template <typename T, int DP, int NT>
 __device__ __forceinline__ void load_rows(T *dst, const grk_mat &m, int r0, int nrows, int rmax,
-                                          int64_t c0, int d, int vec, int tid)
+                                          int64_t c0, int d, int vec, int l1, int tid)
 {
     const int S = DP + kPad;
     const T *src = (const T *)m.p;
@@ -308,12 +348,22 @@ __device__ __forceinline__ void load_rows(T *dst, const grk_mat &m, int r0, int 
         const T *p = src + (int64_t)(r0 + r) * m.ld + c0 + c;
         const int64_t step = (int64_t)RPP * m.ld;
         uint32_t sa = smem_u32(dst + r * S + c);
+        if (l1) {
 #pragma unroll 4
-        for (int row = r; row < nrows; row += RPP) {
-            const bool in = row < nvalid;
-            cp16(sa, in ? p : src, in ? 16 : 0);
-            p += step;
-            sa += RPP * S * 2;
+            for (int row = r; row < nrows; row += RPP) {
+                const bool in = row < nvalid;
+                cp16_l1(sa, in ? p : src, in ? 16 : 0);
+                p += step;
+                sa += RPP * S * 2;
+            }
+        } else {
+#pragma unroll 4
+            for (int row = r; row < nrows; row += RPP) {
+                const bool in = row < nvalid;
+                cp16(sa, in ? p : src, in ? 16 : 0);
+                p += step;
+                sa += RPP * S * 2;
+            }
         }
     } else {
         for (int i = tid; i < nrows * DP; i += NT) {
@@ -331,7 +381,7 @@ template <typename T, int DP, int NT>
 __device__ __forceinline__ void load_queries(T *Qs, const tc_args &a, int q0, int h0, int rph, int tid)
 {
     for (int hh = 0; hh < a.hpc; hh++)
-        load_rows<T, DP, NT>(Qs + hh * rph * (DP + kPad), a.q, q0, rph, a.lq, (int64_t)(h0 + hh) * a.d, a.d, a.vec,
+        load_rows<T, DP, NT>(Qs + hh * rph * (DP + kPad), a.q, q0, rph, a.lq, (int64_t)(h0 + hh) * a.d, a.d, a.vec, a.l1,
                              tid);
 }
 
@@ -339,10 +389,13 @@ template <typename T, int DP, int NW>
 __global__ void __launch_bounds__(NW * 32, 1)
 tc_attention(const tc_args a)
 {
+    ATT_TRACE(0);
+    ATT_TRACE_GT(6);
     grk_prefetch_l2(a.pf);
     if (!a.kv_ready) {
         grk_pdl_wait();
         grk_pdl_release();
+        ATT_TRACE(1);
     }
     extern __shared__ __align__(16) unsigned char smraw[];
     const int S = DP + kPad;
@@ -375,13 +428,17 @@ tc_attention(const tc_args a)
     if (!a.kv_ready)
         load_queries<T, DP, NW * 32>(Qs, a, q0, h0, rph, tid);
     for (int p = 0; p < a.nbuf && p < nst; p++) {
-        load_rows<T, DP, NW * 32>(Ks + p * stk * S, a.k, p * stk, stk, kend, kc, a.d, a.vec, tid);
-        load_rows<T, DP, NW * 32>(Vs + p * stk * S, a.v, p * stk, stk, kend, kc, a.d, a.vec, tid);
+        /* With kv_ready these are issued before the wait: not through L1. */
+        const int l1 = a.l1 && !a.kv_ready;
+        load_rows<T, DP, NW * 32>(Ks + p * stk * S, a.k, p * stk, stk, kend, kc, a.d, a.vec, l1, tid);
+        load_rows<T, DP, NW * 32>(Vs + p * stk * S, a.v, p * stk, stk, kend, kc, a.d, a.vec, l1, tid);
         cp_commit();
     }
+    ATT_TRACE(8);
     if (a.kv_ready) {
         grk_pdl_wait();
         grk_pdl_release();
+        ATT_TRACE(1);
         load_queries<T, DP, NW * 32>(Qs, a, q0, h0, rph, tid);
         cp_commit();
     }
@@ -419,6 +476,7 @@ tc_attention(const tc_args a)
             cp_wait_upto(issued - st - 1);
         __syncthreads();
         if (st == 0) {
+            ATT_TRACE(2);
             const uint32_t qa = smem_u32(Qs) + qoff;
 #pragma unroll
             for (int kk = 0; kk < DP / 16; kk++)
@@ -533,12 +591,13 @@ tc_attention(const tc_args a)
         if (st + a.nbuf < nst) {
             __syncthreads(); /* the stage after next reuses this buffer */
             const int b = st % a.nbuf, nx = st + a.nbuf;
-            load_rows<T, DP, NW * 32>(Ks + b * stk * S, a.k, nx * stk, stk, kend, kc, a.d, a.vec, tid);
-            load_rows<T, DP, NW * 32>(Vs + b * stk * S, a.v, nx * stk, stk, kend, kc, a.d, a.vec, tid);
+            load_rows<T, DP, NW * 32>(Ks + b * stk * S, a.k, nx * stk, stk, kend, kc, a.d, a.vec, a.l1, tid);
+            load_rows<T, DP, NW * 32>(Vs + b * stk * S, a.v, nx * stk, stk, kend, kc, a.d, a.vec, a.l1, tid);
             cp_commit();
         }
     }
 
+    ATT_TRACE(3);
 #pragma unroll
     for (int off = 1; off < 4; off <<= 1) {
         lrow[0] += __shfl_xor_sync(0xffffffffu, lrow[0], off);
@@ -588,6 +647,7 @@ tc_attention(const tc_args a)
         }
     }
 
+    ATT_TRACE(4);
     if (r0 >= a.lq)
         return;
     const float inv0 = lrow[0] > 0.0f ? 1.0f / lrow[0] : 0.0f;
@@ -618,6 +678,8 @@ tc_attention(const tc_args a)
             }
         }
     }
+    ATT_TRACE(5);
+    ATT_TRACE_GT(7);
 }
 
 int pad16(int d)
@@ -796,6 +858,7 @@ tc_args tc_prepare(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk,
     a.hpc = a.wr = a.wk = a.nbuf = 1;
     a.rev = 0;
     a.kv_ready = 0;
+    a.l1 = 1;
     a.pf.p = NULL;
     a.pf.bytes = 0;
     return a;
