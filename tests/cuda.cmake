@@ -32,3 +32,11 @@ if(GROOT_HAVE_CUDA)
   target_compile_options(attention_sweep PRIVATE -gencode=arch=compute_90a,code=sm_90a -O3)
   target_link_libraries(attention_sweep PRIVATE CUDA::cudart_static)
 endif()
+
+# Probe (not a test): cublas_config_sweep times every cuBLASLt tile and
+# cluster configuration of the backbone's GEMM shapes against its heuristic.
+if(GROOT_HAVE_CUDA)
+  add_executable(cublas_config_sweep ${CMAKE_SOURCE_DIR}/bench/cublas_config_sweep.cu)
+  target_compile_options(cublas_config_sweep PRIVATE -gencode=arch=compute_90a,code=sm_90a -O3)
+  target_link_libraries(cublas_config_sweep PRIVATE CUDA::cudart_static CUDA::cublasLt)
+endif()
