@@ -17,45 +17,17 @@
 #define GRK_ATT_TRACE 4096
 #include "../src/backend/cuda/attention.cu"
 
-#include <algorithm>
-#include <stdio.h>
-#include <stdlib.h>
-#include <vector>
-
-#define CK(x)                                                                                                 \
-    do {                                                                                                      \
-        cudaError_t e_ = (x);                                                                                 \
-        if (e_ != cudaSuccess) {                                                                              \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));               \
-            return 1;                                                                                         \
-        }                                                                                                     \
-    } while (0)
+#include "bench_util.cuh"
 
 struct att_shape {
     const char *name;
     int lq, lk, heads, kv_heads, d, causal;
 };
 
-__global__ void fill_bf16(__nv_bfloat16 *p, int64_t n, uint32_t seed)
-{
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
-        h ^= h >> 13;
-        h *= 0x5bd1e995u;
-        p[i] = __float2bfloat16(((h >> 8) & 0xffff) / 65536.0f - 0.5f);
-    }
-}
-
 __global__ void empty_kernel(int x)
 {
     grk_pdl_wait();
     grk_pdl_release();
-}
-
-static double median(std::vector<double> v)
-{
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
 /* The last launch's stamps: median / max over blocks of each point, in
@@ -100,23 +72,7 @@ template <typename F> static int time_chain(cudaStream_t s, int chain, F launch,
         CK(launch());
     CK(cudaStreamEndCapture(s, &g));
     CK(cudaGraphInstantiate(&ge, g, 0));
-    cudaEvent_t e0, e1;
-    CK(cudaEventCreate(&e0));
-    CK(cudaEventCreate(&e1));
-    std::vector<double> v;
-    for (int rep = 0; rep < 15; rep++) {
-        CK(cudaEventRecord(e0, s));
-        CK(cudaGraphLaunch(ge, s));
-        CK(cudaEventRecord(e1, s));
-        CK(cudaStreamSynchronize(s));
-        float ms;
-        CK(cudaEventElapsedTime(&ms, e0, e1));
-        if (rep >= 3)
-            v.push_back(ms * 1000.0 / chain);
-    }
-    *us = median(v);
-    cudaEventDestroy(e0);
-    cudaEventDestroy(e1);
+    *us = replay_us(ge, s, chain, 15, 3, [] {});
     cudaGraphExecDestroy(ge);
     cudaGraphDestroy(g);
     return 0;
@@ -149,39 +105,33 @@ int main(int argc, char **argv)
         __nv_bfloat16 *qkv, *out;
         CK(cudaMalloc(&qkv, (size_t)rows * ld * 2));
         CK(cudaMalloc(&out, (size_t)sh.lq * dq * 2));
-        fill_bf16<<<256, 256>>>(qkv, (int64_t)rows * ld, 7);
+        fill_bf16<<<256, 256>>>(qkv, (int64_t)rows * ld, 7, 1.0f);
         CK(cudaDeviceSynchronize());
         grk_mat q = {qkv, GRK_BF16, ld}, k = {qkv + dq, GRK_BF16, ld}, v = {qkv + dq + dkv, GRK_BF16, ld};
         grk_mat o = {out, GRK_BF16, dq};
         const float sl2 = kLog2e / sqrtf((float)sh.d);
         tc_args a = tc_prepare(q, k, v, o, sh.lq, sh.lk, NULL, sh.heads / sh.kv_heads, sh.d, sh.causal, sl2);
         const tc_cfg chosen = choose_tc(sh.lq, sh.lk, sh.heads, sh.heads / sh.kv_heads, sh.d, sh.causal, num_sms);
-        double chosen_us;
-        if (time_chain(s, chain, [&]() { return launch_tc<__nv_bfloat16>(a, sh.heads, chosen, num_sms, gs); },
-                       &chosen_us))
-            return 1;
-        printf("%s: chosen nw %d hpc %d wr %d wk %d: %.2f us\n", sh.name, chosen.nw, chosen.hpc, chosen.wr,
-               chosen.wk, chosen_us);
-        if (print_trace(tc_blocks(sh.lq, sh.heads, chosen)))
-            return 1;
+        /* The chosen shape launched as given: microseconds a launch, and
+         * the last launch's timestamps when traced. */
+        auto run = [&](const char *label, const tc_args &args, grk_stream st, bool trace) {
+            double us = -1.0;
+            time_chain(s, chain, [&]() { return launch_tc<__nv_bfloat16>(args, sh.heads, chosen, num_sms, st); }, &us);
+            printf("  %s: %.2f us\n", label, us);
+            if (trace)
+                print_trace(tc_blocks(sh.lq, sh.heads, chosen));
+            return us;
+        };
+        printf("%s: chosen nw %d hpc %d wr %d wk %d\n", sh.name, chosen.nw, chosen.hpc, chosen.wr, chosen.wk);
+        const double us_chosen = run("as programmatic dependents", a, gs, true);
         /* The same launches without the programmatic attribute: each block
          * starts once the kernel before has finished. */
         grk_stream plain = gs;
         plain.pdl = 0;
-        double plain_us;
-        if (time_chain(s, chain, [&]() { return launch_tc<__nv_bfloat16>(a, sh.heads, chosen, num_sms, plain); },
-                       &plain_us))
-            return 1;
-        printf("  chosen, plain launches: %.2f us\n", plain_us);
-        if (print_trace(tc_blocks(sh.lq, sh.heads, chosen)))
-            return 1;
+        run("plain launches", a, plain, true);
         tc_args a_cg = a;
         a_cg.l1 = 0;
-        double cg_us;
-        if (time_chain(s, chain, [&]() { return launch_tc<__nv_bfloat16>(a_cg, sh.heads, chosen, num_sms, gs); },
-                       &cg_us))
-            return 1;
-        printf("  chosen, copies not through L1: %.2f us\n", cg_us);
+        run("copies not through L1", a_cg, gs, false);
         double best = 1e30;
         tc_cfg bestc = chosen;
         const int nws[3] = {2, 4, 8};
@@ -207,7 +157,7 @@ int main(int argc, char **argv)
                     }
                 }
         printf("  best nw %d hpc %d wr %d wk %d: %.2f us (chosen %.2f, empty %.2f)\n", bestc.nw, bestc.hpc, bestc.wr,
-               bestc.wk, best, chosen_us, empty_us);
+               bestc.wk, best, us_chosen, empty_us);
         cudaFree(qkv);
         cudaFree(out);
     }

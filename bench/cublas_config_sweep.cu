@@ -14,23 +14,10 @@
  * usage: cublas_config_sweep [M N K].
  */
 #include <cublasLt.h>
-#include <cuda_bf16.h>
-#include <cuda_runtime.h>
-
-#include <algorithm>
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <vector>
 
-#define CK(x)                                                                                                 \
-    do {                                                                                                      \
-        cudaError_t e_ = (x);                                                                                 \
-        if (e_ != cudaSuccess) {                                                                              \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));               \
-            exit(1);                                                                                          \
-        }                                                                                                     \
-    } while (0)
+#include "bench_util.cuh"
+
 #define LK(x)                                                                                                 \
     do {                                                                                                      \
         cublasStatus_t e_ = (x);                                                                              \
@@ -50,16 +37,6 @@ struct cand {
     double us;
     char from;
 };
-
-__global__ void fill_bf16(__nv_bfloat16 *p, size_t n, uint32_t seed)
-{
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
-        h ^= h >> 13;
-        h *= 0x5bd1e995u;
-        p[i] = __float2bfloat16((((h >> 8) & 0xffff) / 65536.0f - 0.5f) * 0.1f);
-    }
-}
 
 static int attr(const cublasLtMatmulAlgo_t &a, cublasLtMatmulAlgoConfigAttributes_t at)
 {
@@ -123,8 +100,7 @@ static double time_algo(ctx &c, const cublasLtMatmulAlgo_t &algo)
     }
     cudaGraphExecDestroy(ge);
     cudaGraphDestroy(g);
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
+    return median(v);
 }
 
 /* One GEMM's output (first weight copy) to the host. */
@@ -157,8 +133,8 @@ static void run_shape(ctx &c, const shape &sh)
     CK(cudaMalloc(&c.w, (size_t)c.copies * sh.n * sh.k * 2));
     CK(cudaMalloc(&c.x, (size_t)sh.m * sh.k * 2));
     CK(cudaMalloc(&c.y, (size_t)sh.m * sh.n * 2));
-    fill_bf16<<<1024, 256, 0, c.s>>>(c.w, (size_t)c.copies * sh.n * sh.k, 1);
-    fill_bf16<<<1024, 256, 0, c.s>>>(c.x, (size_t)sh.m * sh.k, 2);
+    fill_bf16<<<1024, 256, 0, c.s>>>(c.w, (int64_t)c.copies * sh.n * sh.k, 1, 0.1f);
+    fill_bf16<<<1024, 256, 0, c.s>>>(c.x, (int64_t)sh.m * sh.k, 2, 0.1f);
     CK(cudaStreamSynchronize(c.s));
     LK(cublasLtMatmulDescCreate(&c.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     cublasOperation_t t = CUBLAS_OP_T, n = CUBLAS_OP_N;

@@ -19,19 +19,7 @@
  */
 #include "../src/backend/cuda/gemm_tma.cu"
 
-#include <algorithm>
-#include <stdio.h>
-#include <stdlib.h>
-#include <vector>
-
-#define CK(x)                                                                                                 \
-    do {                                                                                                      \
-        cudaError_t e_ = (x);                                                                                 \
-        if (e_ != cudaSuccess) {                                                                              \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));               \
-            return 1;                                                                                         \
-        }                                                                                                     \
-    } while (0)
+#include "bench_util.cuh"
 
 struct shape {
     const char *name;
@@ -39,18 +27,6 @@ struct shape {
     int act, residual;
     int cfg, splits;
 };
-
-__global__ void fill_bf16(uint16_t *p, int64_t n, uint32_t seed)
-{
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
-        h ^= h >> 13;
-        h *= 0x5bd1e995u;
-        float v = ((h >> 8) & 0xffff) / 65536.0f - 0.5f;
-        __nv_bfloat16 b = __float2bfloat16(v * 0.05f);
-        p[i] = *(uint16_t *)&b;
-    }
-}
 
 __global__ void read_flush(const float4 *p, int64_t n, float *sink)
 {
@@ -64,12 +40,6 @@ __global__ void read_flush(const float4 *p, int64_t n, float *sink)
 static void flush_l2(unsigned char *flush, size_t bytes, cudaStream_t s)
 {
     read_flush<<<528, 512, 0, s>>>((const float4 *)flush, (int64_t)(bytes / 16), (float *)flush);
-}
-
-static double median(std::vector<double> v)
-{
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
 /* One launch's stamps, GRK_TMA_TRACE_SLOTS per CTA. */
@@ -126,8 +96,8 @@ static int run_shape(void *enc, const shape &sh, unsigned char *flush, size_t fl
     CK(cudaMalloc(&w, (size_t)copies * sh.n * sh.k * 2));
     CK(cudaMalloc(&bias, sh.n * 4));
     CK(cudaMalloc(&y, sh.m * sh.n * 2));
-    fill_bf16<<<1024, 256>>>(x, sh.m * sh.k, 1);
-    fill_bf16<<<1024, 256>>>(w, (int64_t)copies * sh.n * sh.k, 2);
+    fill_bf16<<<1024, 256>>>((__nv_bfloat16 *)x, sh.m * sh.k, 1, 0.05f);
+    fill_bf16<<<1024, 256>>>((__nv_bfloat16 *)w, (int64_t)copies * sh.n * sh.k, 2, 0.05f);
     CK(cudaMemset(bias, 0, sh.n * 4));
     CK(cudaMemset(y, 0, sh.m * sh.n * 2));
     CK(cudaDeviceSynchronize());
@@ -185,18 +155,7 @@ static int run_shape(void *enc, const shape &sh, unsigned char *flush, size_t fl
         }
         CK(cudaStreamEndCapture(s, &g));
         CK(cudaGraphInstantiate(&ge, g, 0));
-        std::vector<double> v;
-        for (int rep = 0; rep < 7; rep++) {
-            flush_l2(flush, flush_bytes, s);
-            CK(cudaEventRecord(e0, s));
-            CK(cudaGraphLaunch(ge, s));
-            CK(cudaEventRecord(e1, s));
-            CK(cudaStreamSynchronize(s));
-            float ms;
-            CK(cudaEventElapsedTime(&ms, e0, e1));
-            v.push_back(ms * 1000.0 / chain);
-        }
-        chain_us[pdl] = median(v);
+        chain_us[pdl] = replay_us(ge, s, chain, 7, 0, [&] { flush_l2(flush, flush_bytes, s); });
         if (pdl) /* the last GEMM of the chain's last replay */
             CK(read_trace(tr_chain, ctas));
         CK(cudaGraphExecDestroy(ge));

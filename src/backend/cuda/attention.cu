@@ -33,14 +33,8 @@ __device__ __forceinline__ void att_trace_put(int slot, long long t)
     if (b < GRK_ATT_TRACE && threadIdx.x == 0)
         g_att_trace[b][slot] = t;
 }
-__device__ __forceinline__ long long att_global_ns()
-{
-    long long t;
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-    return t;
-}
 #define ATT_TRACE(slot) att_trace_put(slot, clock64())
-#define ATT_TRACE_GT(slot) att_trace_put(slot, att_global_ns())
+#define ATT_TRACE_GT(slot) att_trace_put(slot, grk_global_ns())
 #else
 #define ATT_TRACE(slot) ((void)0)
 #define ATT_TRACE_GT(slot) ((void)0)
@@ -215,7 +209,7 @@ struct tc_args {
     float scale_log2;
     int hpc, wr, wk, nbuf, rev;
     int kv_ready; /* k, v, lk_dev may be read before grk_pdl_wait (grk_attention) */
-    int l1;       /* copies made after the wait go through L1 (cp16_l1) */
+    int l1;       /* copies made after the wait go through L1 (cp16) */
     grk_pf pf; /* asked of L2 first thing (cuda_kernels.h) */
 };
 
@@ -269,22 +263,17 @@ __device__ __forceinline__ uint32_t smem_u32(const void *p)
 }
 
 /* 16 bytes global -> shared without a register round trip; src_bytes 0
- * writes zeros (padding rows and columns). */
-__device__ __forceinline__ void cp16(uint32_t dst, const void *src, int src_bytes)
+ * writes zeros (padding rows and columns). l1 routes it through L1: only
+ * after grk_pdl_wait, since lines cached before the kernel before has
+ * finished could be stale (default loads are cached so too, and the wait
+ * makes that kernel's writes visible). The ViT attention's 144-byte rows
+ * at a large stride arrived ~10% sooner so (bench/attention_sweep). */
+__device__ __forceinline__ void cp16(uint32_t dst, const void *src, int src_bytes, int l1)
 {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-                 "r"(src_bytes));
-}
-
-/* The same through L1. Only after grk_pdl_wait: lines cached before the
- * kernel before has finished could be stale (default loads are cached so
- * too, and the wait makes that kernel's writes visible). Rows of 96-256
- * bytes at a large stride arrived ~10% sooner so for the ViT's attention
- * (bench/attention_sweep). */
-__device__ __forceinline__ void cp16_l1(uint32_t dst, const void *src, int src_bytes)
-{
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-                 "r"(src_bytes));
+    if (l1)
+        asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
+    else
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
 }
 
 __device__ __forceinline__ void cp_commit()
@@ -331,7 +320,7 @@ __device__ __forceinline__ void ldsm4_t(uint32_t *r, uint32_t addr)
  * vec path only enqueues (cp.async; the caller commits and waits). Each
  * thread keeps one 16-byte column for all its rows, so a copy costs a few
  * instructions: the key loop issues them from the critical warps; l1
- * (after grk_pdl_wait only) routes them through L1 (cp16_l1). The scalar
+ * (after grk_pdl_wait only) routes them through L1 (cp16). The scalar
  * path, for views that are not 16-byte aligned, stores directly. */
 template <typename T, int DP, int NT>
 __device__ __forceinline__ void load_rows(T *dst, const grk_mat &m, int r0, int nrows, int rmax,
@@ -348,22 +337,12 @@ __device__ __forceinline__ void load_rows(T *dst, const grk_mat &m, int r0, int 
         const T *p = src + (int64_t)(r0 + r) * m.ld + c0 + c;
         const int64_t step = (int64_t)RPP * m.ld;
         uint32_t sa = smem_u32(dst + r * S + c);
-        if (l1) {
 #pragma unroll 4
-            for (int row = r; row < nrows; row += RPP) {
-                const bool in = row < nvalid;
-                cp16_l1(sa, in ? p : src, in ? 16 : 0);
-                p += step;
-                sa += RPP * S * 2;
-            }
-        } else {
-#pragma unroll 4
-            for (int row = r; row < nrows; row += RPP) {
-                const bool in = row < nvalid;
-                cp16(sa, in ? p : src, in ? 16 : 0);
-                p += step;
-                sa += RPP * S * 2;
-            }
+        for (int row = r; row < nrows; row += RPP) {
+            const bool in = row < nvalid;
+            cp16(sa, in ? p : src, in ? 16 : 0, l1);
+            p += step;
+            sa += RPP * S * 2;
         }
     } else {
         for (int i = tid; i < nrows * DP; i += NT) {

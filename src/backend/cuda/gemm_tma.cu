@@ -67,14 +67,8 @@ __device__ __forceinline__ void tma_trace_put(int slot, long long t)
     if (b < GRK_TMA_TRACE)
         g_tma_trace[b][slot] = t;
 }
-__device__ __forceinline__ long long global_ns()
-{
-    long long t;
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-    return t;
-}
 #define TMA_TRACE(slot) tma_trace_put(slot, clock64())
-#define TMA_TRACE_GT(slot) tma_trace_put(slot, global_ns())
+#define TMA_TRACE_GT(slot) tma_trace_put(slot, grk_global_ns())
 #else
 #define TMA_TRACE(slot) ((void)0)
 #define TMA_TRACE_GT(slot) ((void)0)

@@ -49,6 +49,15 @@ __device__ __forceinline__ void grk_prefetch_l2_part(const grk_pf &pf, uint64_t 
 #endif
 }
 
+/* The GPU's nanosecond clock, common to all SMs (for the bench builds'
+ * per-block timestamps). */
+__device__ __forceinline__ long long grk_global_ns()
+{
+    long long t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+
 __device__ __forceinline__ uint64_t grk_block_linear()
 {
     return blockIdx.x + (uint64_t)gridDim.x * (blockIdx.y + (uint64_t)gridDim.y * blockIdx.z);
