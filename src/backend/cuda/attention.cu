@@ -360,8 +360,8 @@ template <typename T, int DP, int NT>
 __device__ __forceinline__ void load_queries(T *Qs, const tc_args &a, int q0, int h0, int rph, int tid)
 {
     for (int hh = 0; hh < a.hpc; hh++)
-        load_rows<T, DP, NT>(Qs + hh * rph * (DP + kPad), a.q, q0, rph, a.lq, (int64_t)(h0 + hh) * a.d, a.d, a.vec, a.l1,
-                             tid);
+        load_rows<T, DP, NT>(Qs + hh * rph * (DP + kPad), a.q, q0, rph, a.lq, (int64_t)(h0 + hh) * a.d, a.d, a.vec,
+                             a.l1, tid);
 }
 
 template <typename T, int DP, int NW>
