@@ -14,7 +14,7 @@ cp "$B/groot" "$D/"
 cp "$B/tests/check_device" "$B/tests/test_backend_cuda" "$B/tests/bench_prompt_lengths" "$D/tests/"
 # The measuring programs, where this build has them.
 for bin in attention_sweep gemm_tma_trace cublas_pdl_probe cublas_config_sweep; do
-  [ -x "$B/tests/$bin" ] && cp "$B/tests/$bin" "$D/tests/"
+  if [ -x "$B/tests/$bin" ]; then cp "$B/tests/$bin" "$D/tests/"; fi
 done
 cp "$B/CMakeCache.txt" "$D/"
 # The carried tree (sources, goldens, this folder) must stay under 64 MiB.
