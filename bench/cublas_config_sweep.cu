@@ -13,19 +13,10 @@
  * Built as tests/cublas_config_sweep with the CUDA backend (tests/cuda.cmake);
  * usage: cublas_config_sweep [M N K].
  */
-#include <cublasLt.h>
 #include <math.h>
 
 #include "bench_util.cuh"
-
-#define LK(x)                                                                                                 \
-    do {                                                                                                      \
-        cublasStatus_t e_ = (x);                                                                              \
-        if (e_ != CUBLAS_STATUS_SUCCESS) {                                                                    \
-            fprintf(stderr, "%s:%d: %s: %d\n", __FILE__, __LINE__, #x, (int)e_);                              \
-            exit(1);                                                                                          \
-        }                                                                                                     \
-    } while (0)
+#include "cublaslt_gemm.cuh"
 
 struct shape {
     const char *name;
@@ -136,21 +127,11 @@ static void run_shape(ctx &c, const shape &sh)
     fill_bf16<<<1024, 256, 0, c.s>>>(c.w, (int64_t)c.copies * sh.n * sh.k, 1, 0.1f);
     fill_bf16<<<1024, 256, 0, c.s>>>(c.x, (int64_t)sh.m * sh.k, 2, 0.1f);
     CK(cudaStreamSynchronize(c.s));
-    LK(cublasLtMatmulDescCreate(&c.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-    cublasOperation_t t = CUBLAS_OP_T, n = CUBLAS_OP_N;
-    LK(cublasLtMatmulDescSetAttribute(c.desc, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof t));
-    LK(cublasLtMatmulDescSetAttribute(c.desc, CUBLASLT_MATMUL_DESC_TRANSB, &n, sizeof n));
-    LK(cublasLtMatrixLayoutCreate(&c.la, CUDA_R_16BF, sh.k, sh.n, sh.k));
-    LK(cublasLtMatrixLayoutCreate(&c.lb, CUDA_R_16BF, sh.k, sh.m, sh.k));
-    LK(cublasLtMatrixLayoutCreate(&c.lc, CUDA_R_16BF, sh.n, sh.m, sh.n));
+    groot_gemm_describe(sh.m, sh.n, sh.k, &c.desc, &c.la, &c.lb, &c.lc);
 
     std::vector<cand> heur, other;
-    cublasLtMatmulPreference_t pref;
-    LK(cublasLtMatmulPreferenceCreate(&pref));
-    LK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &c.wss, sizeof c.wss));
     cublasLtMatmulHeuristicResult_t r[16];
-    int found = 0;
-    LK(cublasLtMatmulAlgoGetHeuristic(c.lt, c.desc, c.la, c.lb, c.lc, c.lc, pref, 16, r, &found));
+    const int found = groot_gemm_heuristic(c.lt, c.desc, c.la, c.lb, c.lc, c.wss, r, 16);
     for (int i = 0; i < found; i++) {
         cand x = {r[i].algo, time_algo(c, r[i].algo), 'H'};
         if (x.us > 0)
@@ -215,7 +196,6 @@ static void run_shape(ctx &c, const shape &sh)
         }
         printf("  fastest enumerated vs heuristic best: max |diff| %.3g (max |y| %.3g)\n", dmax, amax);
     }
-    cublasLtMatmulPreferenceDestroy(pref);
     cublasLtMatrixLayoutDestroy(c.la);
     cublasLtMatrixLayoutDestroy(c.lb);
     cublasLtMatrixLayoutDestroy(c.lc);

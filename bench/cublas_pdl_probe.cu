@@ -18,19 +18,12 @@
  * usage: cublas_pdl_probe [M N K [ALGOS]].
  * What it showed is in BENCHMARKS.md ("Programmatic edges into cuBLASLt").
  */
-#include <cublasLt.h>
 #include <cuda.h>
 #include <cudaTypedefs.h>
-#include <cuda_bf16.h>
-#include <cuda_runtime.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <vector>
-#include <algorithm>
 #include <string.h>
 
-#define CK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { printf("CUDA %s at %d: %s\n", #x, __LINE__, cudaGetErrorString(e_)); exit(1);} } while (0)
-#define LK(x) do { cublasStatus_t e_ = (x); if (e_ != CUBLAS_STATUS_SUCCESS) { printf("cublasLt %s at %d: %d\n", #x, __LINE__, (int)e_); exit(1);} } while (0)
+#include "bench_util.cuh"
+#include "cublaslt_gemm.cuh"
 
 __global__ void spin_write(__nv_bfloat16 *a, size_t n, float v, long long ns)
 {
@@ -60,21 +53,11 @@ static int mm_init(Mm &m, int M, int N, int K, int which)
 {
     m.M = M; m.N = N; m.K = K;
     LK(cublasLtCreate(&m.lt));
-    LK(cublasLtMatmulDescCreate(&m.d, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-    cublasOperation_t t = CUBLAS_OP_T, nn = CUBLAS_OP_N;
-    LK(cublasLtMatmulDescSetAttribute(m.d, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof t));
-    LK(cublasLtMatmulDescSetAttribute(m.d, CUBLASLT_MATMUL_DESC_TRANSB, &nn, sizeof nn));
-    LK(cublasLtMatrixLayoutCreate(&m.la, CUDA_R_16BF, K, N, K));
-    LK(cublasLtMatrixLayoutCreate(&m.lb, CUDA_R_16BF, K, M, K));
-    LK(cublasLtMatrixLayoutCreate(&m.lc, CUDA_R_16BF, N, M, N));
+    groot_gemm_describe(M, N, K, &m.d, &m.la, &m.lb, &m.lc);
     m.wss = 32 << 20;
     CK(cudaMalloc(&m.ws, m.wss));
-    cublasLtMatmulPreference_t p;
-    LK(cublasLtMatmulPreferenceCreate(&p));
-    LK(cublasLtMatmulPreferenceSetAttribute(p, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &m.wss, sizeof m.wss));
     cublasLtMatmulHeuristicResult_t r[8];
-    int found = 0;
-    LK(cublasLtMatmulAlgoGetHeuristic(m.lt, m.d, m.la, m.lb, m.lc, m.lc, p, 8, r, &found));
+    const int found = groot_gemm_heuristic(m.lt, m.d, m.la, m.lb, m.lc, m.wss, r, 8);
     if (which >= found)
         return 0;
     m.algo = r[which].algo;

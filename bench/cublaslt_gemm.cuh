@@ -1,0 +1,51 @@
+/*
+ * groot's 16-bit GEMM as the cuBLASLt probes in bench/ describe it:
+ * y[M,N] = x[M,K] w[N,K]^T, bf16 operands and output, fp32 accumulation,
+ * cuBLASLt's column-major view (A = w transposed, B = x), as
+ * src/backend/cuda/cuda_gemm.c builds it; and a check that stops the
+ * program on a cuBLASLt error, naming the call and line.
+ */
+#ifndef GR_BENCH_CUBLASLT_GEMM_CUH
+#define GR_BENCH_CUBLASLT_GEMM_CUH
+
+#include <cublasLt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define LK(x)                                                                                                 \
+    do {                                                                                                      \
+        cublasStatus_t e_ = (x);                                                                              \
+        if (e_ != CUBLAS_STATUS_SUCCESS) {                                                                    \
+            fprintf(stderr, "%s:%d: %s: %d\n", __FILE__, __LINE__, #x, (int)e_);                              \
+            exit(1);                                                                                          \
+        }                                                                                                     \
+    } while (0)
+
+/* The descriptor and the layouts of A (w), B (x) and C = D (y). */
+static void groot_gemm_describe(int m, int n, int k, cublasLtMatmulDesc_t *desc, cublasLtMatrixLayout_t *la,
+                                cublasLtMatrixLayout_t *lb, cublasLtMatrixLayout_t *lc)
+{
+    LK(cublasLtMatmulDescCreate(desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    cublasOperation_t t = CUBLAS_OP_T, nn = CUBLAS_OP_N;
+    LK(cublasLtMatmulDescSetAttribute(*desc, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof t));
+    LK(cublasLtMatmulDescSetAttribute(*desc, CUBLASLT_MATMUL_DESC_TRANSB, &nn, sizeof nn));
+    LK(cublasLtMatrixLayoutCreate(la, CUDA_R_16BF, k, n, k));
+    LK(cublasLtMatrixLayoutCreate(lb, CUDA_R_16BF, k, m, k));
+    LK(cublasLtMatrixLayoutCreate(lc, CUDA_R_16BF, n, m, n));
+}
+
+/* The heuristic's best max algorithms within wss bytes of workspace; how many. */
+static int groot_gemm_heuristic(cublasLtHandle_t lt, cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t la,
+                                cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t lc, size_t wss,
+                                cublasLtMatmulHeuristicResult_t *r, int max)
+{
+    cublasLtMatmulPreference_t pref;
+    LK(cublasLtMatmulPreferenceCreate(&pref));
+    LK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wss, sizeof wss));
+    int found = 0;
+    LK(cublasLtMatmulAlgoGetHeuristic(lt, desc, la, lb, lc, lc, pref, max, r, &found));
+    cublasLtMatmulPreferenceDestroy(pref);
+    return found;
+}
+
+#endif
