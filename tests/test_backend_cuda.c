@@ -563,8 +563,9 @@ static void test_qk_norm_rope(void)
 /* ---- attention ---- */
 
 /* valid > 0: only the first `valid` keys are real (kv_valid, a device
- * scalar on the GPU); the others get values that would dominate any
- * softmax they leaked into. */
+ * scalar on the GPU); the other keys get values that would dominate any
+ * softmax they leaked into, the other values NaN (a zero weight must not
+ * meet them). */
 static void attention_case(gr_dtype dt, int hd, int heads, int kvh, int lq, int lk, int causal, int valid,
                            int check, const char *timing_name)
 {
@@ -598,6 +599,8 @@ static void attention_case(gr_dtype dt, int hd, int heads, int kvh, int lq, int 
         for (size_t i = 0; i < pn; i++)
             big[i] = i % 2 ? 3e4f : -3e4f;
         BOTH(CPU->ops->upload(CPU, &pad_k.c, big, GR_F32), GPU->ops->upload(GPU, &pad_k.g, big, GR_F32), "pad k");
+        for (size_t i = 0; i < pn; i++)
+            big[i] = NAN;
         BOTH(CPU->ops->upload(CPU, &pad_v.c, big, GR_F32), GPU->ops->upload(GPU, &pad_v.g, big, GR_F32), "pad v");
         free(big);
     }

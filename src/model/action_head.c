@@ -82,6 +82,41 @@ void gr_action_tau(float t, int embed, float *tau)
     }
 }
 
+/* c->act_in (see gr_action_constants) and fold_b [num_cat, E] float32 =
+ * b1 W2_e + b2 per category. The GEMM's rows are W2_e[c]^T (act2_e's [out,
+ * in] layout) and its weight W1[c] as stored ([action_dim, E]), so its
+ * output is (W1 W2_e)^T, the [out, in] layout act_in needs. Operands in
+ * their own dtype with float32 sums, also at tf32: the product is made once. */
+static groot_status fold_action_input(gr_backend *be, const gr_action_config *ac, const gr_precision *p,
+                                      const gr_action_weights *w, gr_action_constants *c, gr_tensor *fold_b)
+{
+    const int64_t E = ac->embed, A = ac->action_dim, nc = ac->num_embodiments;
+    c->act_in.out = E;
+    c->act_in.math = p->math;
+    GR_TRY(be->ops->alloc(be, &c->act_in.w, nc * E, A, p->weight));
+    GR_TRY(be->ops->alloc(be, fold_b, nc, E, GR_F32));
+    gr_tensor b1 = {0};
+    groot_status st = be->ops->alloc(be, &b1, nc, E, p->weight);
+    if (!st)
+        st = be->ops->copy(be, &w->act1_b, &b1);
+    for (int cat = 0; cat < nc && !st; cat++) {
+        gr_linear w2e = gr_category_select(&w->act2_e, cat);
+        gr_linear w1 = {.w = gr_view_rows(w->act1_rows.w, cat * A, A), .math = GR_MATH_EXACT};
+        gr_tensor folded = gr_view_rows(c->act_in.w, cat * E, E);
+        st = be->ops->linear(be, &w2e.w, &w1, GR_ACT_NONE, NULL, &folded);
+        if (!st) {
+            w2e.b = gr_category_select(&w->act2_tau, cat).b;
+            w2e.math = GR_MATH_EXACT;
+            gr_tensor x = gr_view_rows(b1, cat, 1), y = gr_view_rows(*fold_b, cat, 1);
+            st = be->ops->linear(be, &x, &w2e, GR_ACT_NONE, NULL, &y);
+        }
+    }
+    if (!st)
+        st = be->ops->sync(be);
+    be->ops->free(be, &b1);
+    return st;
+}
+
 groot_status gr_action_precompute(gr_backend *be, const gr_model_config *cfg, const gr_precision *p, int steps,
                                   const gr_action_weights *w, gr_action_constants *c)
 {
@@ -90,18 +125,27 @@ groot_status gr_action_precompute(gr_backend *be, const gr_model_config *cfg, co
     memset(c, 0, sizeof *c);
     GR_TRY(gr_dit_precompute(be, cfg, p, steps, w, &c->dit));
     GR_TRY(be->ops->alloc(be, &c->tau_bias, (int64_t)ac->num_embodiments * steps, E, GR_F32));
+    gr_tensor fold_b = {0};
+    groot_status st = fold_action_input(be, ac, p, w, c, &fold_b);
+    if (st) {
+        be->ops->free(be, &fold_b);
+        return st;
+    }
 
     float *host = malloc((size_t)(steps * E) * sizeof(float));
-    if (!host)
+    if (!host) {
+        be->ops->free(be, &fold_b);
         return gr_fail(&be->err, GROOT_ERR_NOMEM, "action encoder timestep encodings for %d steps", steps);
+    }
     for (int k = 0; k < steps; k++)
         gr_action_tau(gr_dit_timestep(k, steps, ac->timestep_buckets), (int)E, host + k * E);
     gr_tensor tau = {0};
-    groot_status st = be->ops->alloc(be, &tau, steps, E, p->act);
+    st = be->ops->alloc(be, &tau, steps, E, p->act);
     if (!st)
         st = be->ops->upload(be, &tau, host, GR_F32);
     for (int cat = 0; cat < ac->num_embodiments && !st; cat++) {
         gr_linear L = gr_category_select(&w->act2_tau, cat);
+        L.b = gr_view_rows(fold_b, cat, 1);
         gr_tensor rows = gr_view_rows(c->tau_bias, (int64_t)cat * steps, steps);
         st = be->ops->linear(be, &tau, &L, GR_ACT_NONE, NULL, &rows);
     }
@@ -109,12 +153,14 @@ groot_status gr_action_precompute(gr_backend *be, const gr_model_config *cfg, co
         st = be->ops->sync(be);
     free(host);
     be->ops->free(be, &tau);
+    be->ops->free(be, &fold_b);
     return st;
 }
 
 void gr_action_constants_free(gr_backend *be, gr_action_constants *c)
 {
     gr_dit_constants_free(be, &c->dit);
+    be->ops->free(be, &c->act_in.w);
     be->ops->free(be, &c->tau_bias);
 }
 
@@ -133,7 +179,6 @@ groot_status gr_action_scratch_alloc(gr_backend *be, const gr_model_config *cfg,
     }
     GR_TRY(be->ops->alloc(be, &s->tokens0, max_batch * gr_dit_tokens(cfg), ac->embed, GR_F32));
     GR_TRY(be->ops->alloc(be, &s->state_h, max_batch, ac->hidden, p->act));
-    GR_TRY(be->ops->alloc(be, &s->e, BH, ac->embed, p->act));
     GR_TRY(be->ops->alloc(be, &s->h, BH, ac->embed, p->act));
     GR_TRY(be->ops->alloc(be, &s->enc, BH, ac->embed, GR_F32));
     return be->ops->alloc(be, &s->dec_h, BH, ac->hidden, p->act);
@@ -146,7 +191,6 @@ void gr_action_scratch_free(gr_backend *be, gr_action_scratch *s)
     be->ops->free(be, &s->tokens0);
     be->ops->free(be, &s->state_h);
     be->ops->free(be, &s->a_act);
-    be->ops->free(be, &s->e);
     be->ops->free(be, &s->h);
     be->ops->free(be, &s->enc);
     be->ops->free(be, &s->dec_h);
@@ -196,9 +240,8 @@ groot_status gr_action_encoder_forward(gr_backend *be, const gr_model_config *cf
 {
     const int steps = c->dit.steps;
     const int64_t H = cfg->action.horizon, S = gr_dit_tokens(cfg), A0 = S - H, R = b->count * S;
-    gr_tensor x = gr_view_rows(s->dit.x, 0, R), x0 = gr_view_rows(s->tokens0, 0, R);
-    /* The DiT works in place on its tokens, so the fixed rows are laid down again each step. */
-    GR_TRY(be->ops->copy(be, &x0, &x));
+    /* The step's tokens: the fixed rows laid once per call, the action rows now. */
+    gr_tensor x = gr_view_rows(s->tokens0, 0, R);
     gr_tensor a = *actions;
     if (gr_tensor_present(&s->a_act)) {
         a = gr_view_rows(s->a_act, 0, actions->rows);
@@ -210,19 +253,19 @@ groot_status gr_action_encoder_forward(gr_backend *be, const gr_model_config *cf
     for (int r = 0; r < b->runs; r++) {
         const gr_batch_run *run = &b->run[r];
         const int64_t r0 = run->first * H, n = run->count * H;
-        gr_linear l1 = gr_category_select(&w->act1, run->cat), l3 = gr_category_select(&w->act3, run->cat);
-        /* W2 on cat(e, tau) = e @ W2_e + (tau @ W2_tau + b2), the bracket precomputed per step. */
-        gr_linear l2 = gr_category_select(&w->act2_e, run->cat);
-        l2.b = gr_view_rows(c->tau_bias, (int64_t)run->cat * steps + k, 1);
-        gr_tensor ar = gr_view_rows(a, r0, n), e = gr_view_rows(s->e, r0, n), h = gr_view_rows(s->h, r0, n);
+        /* W1 and W2 as one GEMM (gr_action_constants), step k's bias. */
+        gr_linear l12 = gr_category_select(&c->act_in, run->cat), l3 = gr_category_select(&w->act3, run->cat);
+        l12.b = gr_view_rows(c->tau_bias, (int64_t)run->cat * steps + k, 1);
+        gr_tensor ar = gr_view_rows(a, r0, n), h = gr_view_rows(s->h, r0, n);
         gr_tensor t = gr_view_rows(tokens, r0, n);
-        GR_TRY(be->ops->linear(be, &ar, &l1, GR_ACT_NONE, NULL, &e));
-        GR_TRY(be->ops->linear(be, &e, &l2, GR_ACT_SILU, NULL, &h));
-        GR_TRY(be->ops->linear(be, &h, &l3, GR_ACT_NONE, NULL, &t));
+        GR_TRY(be->ops->linear(be, &ar, &l12, GR_ACT_SILU, NULL, &h));
+        /* The position embedding (horizon rows, one per action token): the
+         * GEMM's residual for a lone sample, added row-block-wise for more. */
+        const int pos_residual = cfg->action.add_pos_embed && run->count == 1;
+        GR_TRY(be->ops->linear(be, &h, &l3, GR_ACT_NONE, pos_residual ? &w->pos : NULL, &t));
+        if (cfg->action.add_pos_embed && !pos_residual)
+            GR_TRY(be->ops->add_rows(be, &t, &w->pos, &t));
     }
-    /* Each sample's block is horizon rows, so the embedding rows line up. */
-    if (cfg->action.add_pos_embed)
-        GR_TRY(be->ops->add_rows(be, &tokens, &w->pos, &tokens));
     for (int i = 0; i < b->count && b->count > 1; i++) {
         gr_tensor src = gr_view_rows(tokens, i * H, H), dst = gr_view_rows(x, i * S + A0, H);
         GR_TRY(be->ops->copy(be, &src, &dst));
@@ -257,7 +300,8 @@ groot_status gr_action_head_forward(gr_backend *be, const gr_model_config *cfg, 
     for (int k = 0; k < steps; k++) {
         gr_tensor v = gr_view_rows(*velocities, (int64_t)k * BH, BH);
         GR_TRY(gr_action_encoder_forward(be, cfg, w, c, s, b, actions, k));
-        GR_TRY(gr_dit_forward(be, cfg, w, &c->dit, &s->dit, b, k));
+        gr_tensor x0 = gr_view_rows(s->tokens0, 0, b->count * gr_dit_tokens(cfg));
+        GR_TRY(gr_dit_forward(be, cfg, w, &c->dit, &s->dit, b, k, &x0));
         GR_TRY(gr_action_decoder_forward(be, w, s, b, cfg->action.horizon, &v));
         GR_TRY(be->ops->axpy(be, dt, &v, actions));
     }

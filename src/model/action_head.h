@@ -34,9 +34,14 @@ groot_status gr_vl_forward(gr_backend *be, const gr_model_config *cfg, const gr_
 
 /* ---- the flow-matching head ---- */
 
+/* The action encoder's first two layers, W2 (cat(a W1 + b1, tau)) + b2,
+ * are one small GEMM: a (W1 W2_e) + [b1 W2_e + tau W2_tau + b2], the
+ * bracket precomputed per category and step. Exact in real arithmetic;
+ * a step streams a [E, action_dim] weight instead of W2_e's [E, E]. */
 typedef struct gr_action_constants {
     gr_dit_constants dit;
-    gr_tensor tau_bias; /* float32 [num_cat*steps, E]; row c*steps+k: tau_k @ W2_tau[c] + b2[c] */
+    gr_category_linear act_in; /* W1 W2_e per category as [num_cat*E, action_dim], no bias */
+    gr_tensor tau_bias; /* float32 [num_cat*steps, E]; row c*steps+k: b1 W2_e + tau_k W2_tau + b2 of c */
 } gr_action_constants;
 
 /* The action encoder's timestep encoding of t: [sin(t f), cos(t f)], width embed. */
@@ -53,10 +58,10 @@ void gr_action_constants_free(gr_backend *be, gr_action_constants *c);
 typedef struct gr_action_scratch {
     gr_dit_scratch dit;
     gr_tensor vl_act;  /* act [cap_tokens, D] when act is not float32 (else absent) */
-    gr_tensor tokens0; /* float32 [B*S, E]: each sample's state and future rows, laid once per call */
+    gr_tensor tokens0; /* float32 [B*S, E]: the DiT input; state and future rows laid once per call */
     gr_tensor state_h; /* act [B, hidden] */
     gr_tensor a_act;   /* act [B*horizon, action_dim] when act is not float32 */
-    gr_tensor e, h;    /* act [B*horizon, E] */
+    gr_tensor h;       /* act [B*horizon, E] */
     gr_tensor enc;     /* float32 [B*horizon, E]: action tokens before they take their rows of x */
     gr_tensor dec_h;   /* act [B*horizon, hidden] */
 } gr_action_scratch;
@@ -76,7 +81,7 @@ groot_status gr_action_prepare(gr_backend *be, const gr_model_config *cfg, const
                                const gr_action_scratch *s, const gr_batch *b, const gr_tensor *vl_embs,
                                const gr_tensor *state_features);
 
-/* The DiT input of Euler step k in s->dit.x: the prepared rows, and the
+/* The DiT input of Euler step k in s->tokens0: the prepared rows, and the
  * action tokens of actions [B*horizon, action_dim] float32. */
 groot_status gr_action_encoder_forward(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
                                        const gr_action_constants *c, const gr_action_scratch *s,

@@ -41,7 +41,8 @@
  *   vl:   layers * (2*L*D*3i + 2*L*i*D + 2 * 2*L*D*4D + 4*L*L*i), i = heads*head_dim
  *         (nothing when use_vlln is off: the stage is a copy)
  *   state_encoder:  2*(max_state*hidden + hidden*E)
- *   action_encoder: 2*H*(A*E + E*E + E*E)   (W2's timestep half is precomputed)
+ *   action_encoder: 2*H*(A*E + E*E)   (W1 folded into W2's action half at load,
+ *         W2's timestep half precomputed)
  *   dit (one step): S = 1 + future + H tokens of width E, N vl rows, i = E
  *         cross block: 2*S*E*i + 4*S*N*i + 2*S*i*E + 2 * 2*S*E*4E
  *         self block:  2*S*E*3i + 4*S*S*i + 2*S*i*E + 2 * 2*S*E*4E
@@ -143,11 +144,11 @@ static part action_encoder_part(const shape *s)
     const gr_action_config *a = &s->cfg->action;
     const double A = a->action_dim, E = a->embed, H = a->horizon;
     part p = {0};
-    /* W1, W2's action half (its bias is the precomputed timestep row), W3, and the positions. */
+    /* W1 W2_e (its bias is the precomputed per-step row), W3, and the positions. */
     p.weights = linear_bytes(s, GR_COMP_DIT, A, E) + linear_bytes(s, GR_COMP_DIT, E, E) +
-                linear_bytes(s, GR_COMP_DIT, E, E) + (a->add_pos_embed ? H * E * 4.0 : 0.0);
+                (a->add_pos_embed ? H * E * 4.0 : 0.0);
     p.acts = H * A * 4.0 + H * E * 4.0;
-    p.flops[GR_COMP_DIT] = 2.0 * H * (A * E + E * E + E * E);
+    p.flops[GR_COMP_DIT] = 2.0 * H * (A * E + E * E);
     return p;
 }
 

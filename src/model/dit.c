@@ -132,7 +132,8 @@ groot_status gr_dit_prepare_cross(gr_backend *be, const gr_model_config *cfg, co
 }
 
 groot_status dit_block_forward(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
-                               const gr_dit_constants *c, const gr_dit_scratch *s, const gr_batch *b, int i, int k)
+                               const gr_dit_constants *c, const gr_dit_scratch *s, const gr_batch *b, int i, int k,
+                               const gr_tensor *x_in)
 {
     const gr_action_config *ac = &cfg->action;
     const gr_dit_block_weights *bw = &w->blocks[i];
@@ -149,7 +150,7 @@ groot_status dit_block_forward(gr_backend *be, const gr_model_config *cfg, const
     /* Each weight is asked for one op ahead (prefetch): the norm, attention
      * or GEMM in between fetches it where DRAM would otherwise idle. */
     GR_TRY(be->ops->prefetch(be, bw->cross ? &bw->q.w : &bw->qkv.w));
-    GR_TRY(be->ops->modulate(be, &x, &mod_scale, &mod_shift, DIT_BLOCK_EPS, &y));
+    GR_TRY(be->ops->modulate(be, x_in, &mod_scale, &mod_shift, DIT_BLOCK_EPS, &y));
     if (bw->cross) {
         gr_tensor q = gr_view_rows(s->q, 0, R);
         gr_tensor kv = gr_view_cols(gr_view_rows(s->kv, 0, b->tokens), gr_dit_cross_index(cfg, i) * 2 * inner,
@@ -174,7 +175,7 @@ groot_status dit_block_forward(gr_backend *be, const gr_model_config *cfg, const
             GR_TRY(be->ops->attention(be, &q, &key, &val, heads, heads, hd, 0, scale, NULL, &oj));
         }
     }
-    GR_TRY(be->ops->linear(be, &attn, &bw->out, GR_ACT_NONE, &x, &x));
+    GR_TRY(be->ops->linear(be, &attn, &bw->out, GR_ACT_NONE, x_in, &x));
     GR_TRY(be->ops->prefetch(be, &bw->ff1.w));
     GR_TRY(be->ops->layernorm(be, &x, NULL, NULL, DIT_BLOCK_EPS, &y));
     GR_TRY(be->ops->prefetch(be, &bw->ff2.w));
@@ -183,15 +184,20 @@ groot_status dit_block_forward(gr_backend *be, const gr_model_config *cfg, const
 }
 
 groot_status gr_dit_forward(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
-                            const gr_dit_constants *c, const gr_dit_scratch *s, const gr_batch *b, int k)
+                            const gr_dit_constants *c, const gr_dit_scratch *s, const gr_batch *b, int k,
+                            const gr_tensor *x_in)
 {
     const gr_action_config *ac = &cfg->action;
     const int64_t E = ac->embed, S = gr_dit_tokens(cfg), H = ac->horizon;
     if (b->count > s->cap_batch)
         return gr_fail(&be->err, GROOT_ERR_INTERNAL, "DiT: %d samples exceed the planned %lld", b->count,
                        (long long)s->cap_batch);
+    if (x_in->rows != b->count * S || x_in->cols != E)
+        return gr_fail(&be->err, GROOT_ERR_INTERNAL, "DiT: input tokens [%lld, %lld], expected [%lld, %lld]",
+                       (long long)x_in->rows, (long long)x_in->cols, (long long)(b->count * S), (long long)E);
+    const gr_tensor x = gr_view_rows(s->x, 0, b->count * S);
     for (int i = 0; i < ac->dit.layers; i++) {
-        groot_status st = dit_block_forward(be, cfg, w, c, s, b, i, k);
+        groot_status st = dit_block_forward(be, cfg, w, c, s, b, i, k, i == 0 ? x_in : &x);
         if (st) {
             gr_error_prefix(&be->err, "DiT block %d", i);
             return st;

@@ -52,13 +52,19 @@ void gr_dit_scratch_free(gr_backend *be, gr_dit_scratch *s);
 groot_status gr_dit_prepare_cross(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
                                   const gr_dit_scratch *s, const gr_batch *b, const gr_tensor *vl);
 
-/* Block i at step k on s->x: each sample attends to its own tokens and vl rows. */
+/* Block i at step k: x_in [B*S, E] float32 in (s->x itself, or the step's
+ * input tokens for block 0), s->x out; each sample attends to its own
+ * tokens and vl rows. */
 groot_status dit_block_forward(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
-                               const gr_dit_constants *c, const gr_dit_scratch *s, const gr_batch *b, int i, int k);
+                               const gr_dit_constants *c, const gr_dit_scratch *s, const gr_batch *b, int i, int k,
+                               const gr_tensor *x_in);
 
-/* All blocks and the output projection at step k: s->x in, s->out (each
- * sample's last horizon tokens, stacked; the others are never read) out. */
+/* All blocks and the output projection at step k: the step's tokens x_in
+ * [B*S, E] float32 in (left unchanged: the residual stream continues in
+ * s->x, so a step needs no copy of its input), s->out (each sample's last
+ * horizon tokens, stacked; the others are never read) out. */
 groot_status gr_dit_forward(gr_backend *be, const gr_model_config *cfg, const gr_action_weights *w,
-                            const gr_dit_constants *c, const gr_dit_scratch *s, const gr_batch *b, int k);
+                            const gr_dit_constants *c, const gr_dit_scratch *s, const gr_batch *b, int k,
+                            const gr_tensor *x_in);
 
 #endif

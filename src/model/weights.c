@@ -283,6 +283,9 @@ static void free_category(gr_backend *be, gr_category_linear *c)
 void gr_model_weights_drop_precompute(gr_backend *be, const gr_model_config *cfg, gr_model_weights *w)
 {
     gr_action_weights *a = &w->action;
+    free_linear(be, &a->act1_rows);
+    be->ops->free(be, &a->act1_b);
+    free_category(be, &a->act2_e);
     free_category(be, &a->act2_tau);
     free_linear(be, &a->temb1);
     free_linear(be, &a->temb2);
@@ -340,7 +343,8 @@ void gr_model_weights_free(gr_backend *be, const gr_model_config *cfg, gr_model_
     gr_action_weights *a = &w->action;
     free_category(be, &a->state1);
     free_category(be, &a->state2);
-    free_category(be, &a->act1);
+    free_linear(be, &a->act1_rows);
+    be->ops->free(be, &a->act1_b);
     free_category(be, &a->act2_e);
     free_category(be, &a->act2_tau);
     free_category(be, &a->act3);

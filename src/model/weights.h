@@ -104,8 +104,14 @@ typedef struct gr_dit_block_weights {
 
 typedef struct gr_action_weights {
     gr_category_linear state1, state2;        /* state encoder */
-    gr_category_linear act1, act2_e, act3;    /* action encoder; act2_e has no bias */
-    gr_category_linear act2_tau;              /* W2's tau half + b2: load-time only */
+    /* The action encoder (SPEC.md section 5) reaches the run as
+     * gr_action_constants.act_in and act3: W1 folded into W2's e half, and
+     * W2's tau half into per-step biases, at load. These are load-time only. */
+    gr_linear act1_rows;                      /* W1 as stored [num_cat*action_dim, E], no bias */
+    gr_tensor act1_b;                         /* b1 [num_cat, E] float32 */
+    gr_category_linear act2_e;                /* W2's e half, no bias */
+    gr_category_linear act2_tau;              /* W2's tau half + b2 */
+    gr_category_linear act3;
     gr_category_linear dec1, dec2;            /* action decoder */
     gr_tensor future_tokens;                  /* [future, embed] float32 */
     gr_tensor pos;                            /* [horizon, embed] float32 (first rows only) */

@@ -100,7 +100,12 @@ groot_status gr_load_action(gr_loader *ld, const gr_model_config *cfg, const gr_
     GR_TRY(load_category(ld, &w->state1, p, "action_head.state_encoder.layer1", nc, ac->max_state_dim, Hd));
     GR_TRY(load_category(ld, &w->state2, p, "action_head.state_encoder.layer2", nc, Hd, E));
 
-    GR_TRY(load_category(ld, &w->act1, p, "action_head.action_encoder.W1", nc, ac->action_dim, E));
+    /* W1 as stored ([in, out] per category): the fold into W2's e half
+     * (gr_action_precompute) multiplies it as the right-hand operand. */
+    const int64_t w1_shape[3] = {nc, ac->action_dim, E};
+    GR_TRY(gr_load_linear_shaped(ld, &w->act1_rows, p, "action_head.action_encoder.W1.W", 3, w1_shape, NULL,
+                                 (int64_t)nc * ac->action_dim, E));
+    GR_TRY(gr_load_f32_rows(ld, &w->act1_b, "action_head.action_encoder.W1.b", nc, E, nc));
     /* W2 acts on cat(e, tau): the tau half is folded into per-step biases at load. */
     GR_TRY(gr_load_category_part(ld, &w->act2_e, p, "action_head.action_encoder.W2.W", NULL, nc, 2 * E, 0, E,
                                  E));
