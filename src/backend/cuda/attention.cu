@@ -59,44 +59,84 @@ __device__ __forceinline__ int valid_keys(int lk, const int *lk_dev)
 /* fp32 CUDA-core kernel                                               */
 /* ------------------------------------------------------------------ */
 
+/* A warp owns QPW queries; a tile is 32 keys, one per lane for the scores.
+ * The instruction mix decides this kernel's speed: scores read a key row
+ * and each query's row as float4 (4 FMAs a load), and P V reads the tile's
+ * probabilities back from shared memory as float4 broadcasts rather than
+ * one shuffle per key and query (the previous form spent more issue slots
+ * on shuffles and scalar loads than on FMAs). */
 const int kRefWarps = 4;
-const int kRefQPW = 8;                    /* queries per warp */
-const int kRefBQ = kRefWarps * kRefQPW;   /* queries per block */
-const int kRefBK = 32;                    /* keys per tile: one per lane */
+const int kRefBK = 32;
 
-size_t ref_smem_bytes(int d)
+__host__ __device__ inline int ref_dq(int d) { return (d + 3) & ~3; }
+
+/* K's row stride in floats: 8 lanes' float4 reads of 8 consecutive rows
+ * land on distinct banks when the stride is an odd number of float4s. */
+__host__ __device__ inline int ref_kstride(int d)
 {
-    return sizeof(float) * ((size_t)kRefBQ * d + (size_t)kRefBK * (d + 1) + (size_t)kRefBK * d);
+    const int dq = ref_dq(d);
+    return (dq / 4) % 2 ? dq : dq + 4;
 }
 
-/* DCH = ceil(head_dim / 32): output columns per lane. Lane l scores key l of
- * the tile against its warp's 8 queries, then accumulates output columns
- * l, l+32, ... with the probabilities broadcast by shuffles. */
-template <int DCH>
+size_t ref_smem_bytes(int d, int qpw)
+{
+    const size_t dq = (size_t)ref_dq(d);
+    return sizeof(float) * ((size_t)kRefWarps * qpw * dq + (size_t)kRefBK * ref_kstride(d) + (size_t)kRefBK * dq +
+                            (size_t)kRefWarps * kRefBK * qpw);
+}
+
+/* Rows [r0, r0+nrows) x columns [c0, c0+d) of m into dst (row stride
+ * `stride` floats, dq = ref_dq(d) columns written), zeros past row rmax
+ * and column d. vec: m is float32 with 16-byte aligned rows and c0, d a
+ * multiple of 4, so whole float4s move. */
+__device__ __forceinline__ void ref_load_tile(float *dst, int stride, const grk_mat &m, int r0, int nrows, int rmax,
+                                              int64_t c0, int d, int vec)
+{
+    const int dq = ref_dq(d);
+    if (vec) {
+        const int cpr = dq / 4;
+        for (int i = threadIdx.x; i < nrows * cpr; i += blockDim.x) {
+            const int r = i / cpr, c = (i - r * cpr) * 4;
+            float4 val = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            if (r0 + r < rmax)
+                val = *(const float4 *)((const float *)m.p + (int64_t)(r0 + r) * m.ld + c0 + c);
+            *(float4 *)(dst + r * stride + c) = val;
+        }
+    } else {
+        for (int i = threadIdx.x; i < nrows * dq; i += blockDim.x) {
+            const int r = i / dq, c = i - r * dq;
+            dst[r * stride + c] = r0 + r < rmax && c < d ? grk_at(m, r0 + r, c0 + c) : 0.0f;
+        }
+    }
+}
+
+/* DCH = ceil(head_dim / 32): output columns per lane (l, l+32, ...). */
+template <int DCH, int QPW>
 __global__ void __launch_bounds__(kRefWarps * 32)
 ref_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, const int *lk_dev, int group,
-              int d, int causal, float scale_log2)
+              int d, int causal, float scale_log2, int vec)
 {
     grk_pdl_wait();
     grk_pdl_release();
     lk = valid_keys(lk, lk_dev);
-    extern __shared__ float sm[];
-    float *Qs = sm;                          /* [BQ][d] */
-    float *Ks = Qs + kRefBQ * d;             /* [BK][d+1]: +1 spreads lanes over banks */
-    float *Vs = Ks + kRefBK * (d + 1);       /* [BK][d] */
+    extern __shared__ float4 sm4[];
+    const int BQ = kRefWarps * QPW, dq = ref_dq(d), ks = ref_kstride(d);
+    float *Qs = (float *)sm4;        /* [BQ][dq] */
+    float *Ks = Qs + BQ * dq;        /* [BK][ks] */
+    float *Vs = Ks + kRefBK * ks;    /* [BK][dq] */
+    float *Ps = Vs + kRefBK * dq;    /* [warps][BK][QPW]: this tile's probabilities */
     const int h = blockIdx.y, kvh = h / group;
-    const int q0 = blockIdx.x * kRefBQ;
+    const int q0 = blockIdx.x * BQ;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int64_t qc = (int64_t)h * d, kc = (int64_t)kvh * d;
 
-    for (int i = threadIdx.x; i < kRefBQ * d; i += blockDim.x) {
-        int r = i / d, c = i - r * d;
-        Qs[i] = q0 + r < lq ? grk_at(q, q0 + r, qc + c) : 0.0f;
-    }
+    ref_load_tile(Qs, dq, q, q0, BQ, lq, qc, d, vec);
 
-    float m[kRefQPW], l[kRefQPW], acc[kRefQPW][DCH];
+    /* l holds this lane's keys' share of each row sum; the lanes' shares
+     * share the correction factors and are added once at the end. */
+    float m[QPW], l[QPW], acc[QPW][DCH];
 #pragma unroll
-    for (int i = 0; i < kRefQPW; i++) {
+    for (int i = 0; i < QPW; i++) {
         m[i] = -INFINITY;
         l[i] = 0.0f;
 #pragma unroll
@@ -105,84 +145,97 @@ ref_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, cons
     }
 
     int kend = lk;
-    if (causal && q0 + kRefBQ < kend)
-        kend = q0 + kRefBQ;
+    if (causal && q0 + BQ < kend)
+        kend = q0 + BQ;
+    const float *qr = Qs + warp * QPW * dq;
+    float *pw = Ps + warp * kRefBK * QPW;
     for (int k0 = 0; k0 < kend; k0 += kRefBK) {
         __syncthreads();
-        for (int i = threadIdx.x; i < kRefBK * d; i += blockDim.x) {
-            int r = i / d, c = i - r * d;
-            bool in = k0 + r < lk;
-            Ks[r * (d + 1) + c] = in ? grk_at(k, k0 + r, kc + c) : 0.0f;
-            Vs[i] = in ? grk_at(v, k0 + r, kc + c) : 0.0f; /* zeros: p = 0 must not meet NaN */
-        }
+        /* Rows past the real keys load as zeros: p = 0 must not meet NaN. */
+        ref_load_tile(Ks, ks, k, k0, kRefBK, lk, kc, d, vec);
+        ref_load_tile(Vs, dq, v, k0, kRefBK, lk, kc, d, vec);
         __syncthreads();
 
-        float s[kRefQPW];
+        float s[QPW];
 #pragma unroll
-        for (int i = 0; i < kRefQPW; i++)
+        for (int i = 0; i < QPW; i++)
             s[i] = 0.0f;
-        const float *kr = Ks + lane * (d + 1);
-        const float *qr = Qs + warp * kRefQPW * d;
-        for (int c = 0; c < d; c++) {
-            float kv = kr[c];
+        const float *kr = Ks + lane * ks;
+        for (int c = 0; c < dq; c += 4) {
+            const float4 kv = *(const float4 *)(kr + c);
 #pragma unroll
-            for (int i = 0; i < kRefQPW; i++)
-                s[i] += qr[i * d + c] * kv;
+            for (int i = 0; i < QPW; i++) {
+                const float4 qv = *(const float4 *)(qr + i * dq + c);
+                s[i] = fmaf(qv.x, kv.x, s[i]);
+                s[i] = fmaf(qv.y, kv.y, s[i]);
+                s[i] = fmaf(qv.z, kv.z, s[i]);
+                s[i] = fmaf(qv.w, kv.w, s[i]);
+            }
         }
         const int key = k0 + lane;
 #pragma unroll
-        for (int i = 0; i < kRefQPW; i++) {
-            int qi = q0 + warp * kRefQPW + i;
-            bool masked = key >= lk || (causal && key > qi);
-            float x = masked ? -INFINITY : s[i] * scale_log2;
+        for (int i = 0; i < QPW; i++) {
+            const int qi = q0 + warp * QPW + i;
+            const bool masked = key >= lk || (causal && key > qi);
+            const float x = masked ? -INFINITY : s[i] * scale_log2;
             float mx = x;
             for (int off = 16; off > 0; off >>= 1)
                 mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
-            float mnew = fmaxf(m[i], mx);
-            float base = mnew == -INFINITY ? 0.0f : mnew;
-            float corr = exp2f(m[i] - base);
-            float p = exp2f(x - base);
-            float ps = p;
-            for (int off = 16; off > 0; off >>= 1)
-                ps += __shfl_xor_sync(0xffffffffu, ps, off);
-            l[i] = l[i] * corr + ps;
+            const float mnew = fmaxf(m[i], mx);
+            const float base = mnew == -INFINITY ? 0.0f : mnew;
+            const float corr = exp2f(m[i] - base);
+            const float p = exp2f(x - base);
+            l[i] = l[i] * corr + p;
             m[i] = mnew;
 #pragma unroll
             for (int j = 0; j < DCH; j++)
                 acc[i][j] *= corr;
-            s[i] = p;
+            pw[lane * QPW + i] = p;
         }
+        __syncwarp();
         for (int kk = 0; kk < kRefBK; kk++) {
+            float pv[QPW];
+#pragma unroll
+            for (int i = 0; i < QPW; i += 4) {
+                const float4 t = *(const float4 *)(pw + kk * QPW + i);
+                pv[i] = t.x;
+                pv[i + 1] = t.y;
+                pv[i + 2] = t.z;
+                pv[i + 3] = t.w;
+            }
             float vv[DCH];
 #pragma unroll
             for (int j = 0; j < DCH; j++) {
-                int c = lane + 32 * j;
-                vv[j] = c < d ? Vs[kk * d + c] : 0.0f;
+                const int c = lane + 32 * j;
+                vv[j] = c < d ? Vs[kk * dq + c] : 0.0f;
             }
 #pragma unroll
-            for (int i = 0; i < kRefQPW; i++) {
-                float p = __shfl_sync(0xffffffffu, s[i], kk);
+            for (int i = 0; i < QPW; i++)
 #pragma unroll
                 for (int j = 0; j < DCH; j++)
-                    acc[i][j] += p * vv[j];
-            }
+                    acc[i][j] = fmaf(pv[i], vv[j], acc[i][j]);
         }
+        __syncwarp(); /* the next tile's probabilities overwrite pw */
     }
 
 #pragma unroll
-    for (int i = 0; i < kRefQPW; i++) {
-        int qi = q0 + warp * kRefQPW + i;
+    for (int i = 0; i < QPW; i++) {
+        float sum = l[i];
+        for (int off = 16; off > 0; off >>= 1)
+            sum += __shfl_xor_sync(0xffffffffu, sum, off);
+        const int qi = q0 + warp * QPW + i;
         if (qi >= lq)
             continue;
-        float inv = l[i] > 0.0f ? 1.0f / l[i] : 0.0f;
+        const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
 #pragma unroll
         for (int j = 0; j < DCH; j++) {
-            int c = lane + 32 * j;
+            const int c = lane + 32 * j;
             if (c < d)
                 grk_put(out, qi, qc + c, acc[i][j] * inv);
         }
     }
 }
+
 /* ------------------------------------------------------------------ */
 /* tensor-core kernel (BF16 / F16)                                     */
 /* ------------------------------------------------------------------ */
@@ -796,19 +849,38 @@ tc_cfg choose_tc(int lq, int lk, int heads, int group, int d, int causal, int nu
     return best;
 }
 
-template <int DCH>
-cudaError_t launch_ref(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, const int *lk_dev,
-                       int heads, int group, int d, int causal, float sl2, grk_stream s)
+template <int DCH, int QPW>
+cudaError_t launch_ref_qpw(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, const int *lk_dev,
+                           int heads, int group, int d, int causal, float sl2, int vec, grk_stream s)
 {
-    size_t smem = ref_smem_bytes(d);
-    cudaError_t e = cudaFuncSetAttribute(ref_attention<DCH>,
-                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    const size_t smem = ref_smem_bytes(d, QPW);
+    cudaError_t e = cudaFuncSetAttribute(ref_attention<DCH, QPW>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         (int)smem);
     if (e != cudaSuccess)
         return e;
-    dim3 grid((unsigned)((lq + kRefBQ - 1) / kRefBQ), (unsigned)heads);
-    grk_launch(ref_attention<DCH>, dim3(grid), dim3(kRefWarps * 32), smem, s, q, k, v, out, lq, lk, lk_dev, group, d,
-               causal, sl2);
+    const int bq = kRefWarps * QPW;
+    dim3 grid((unsigned)((lq + bq - 1) / bq), (unsigned)heads);
+    grk_launch(ref_attention<DCH, QPW>, dim3(grid), dim3(kRefWarps * 32), smem, s, q, k, v, out, lq, lk, lk_dev,
+               group, d, causal, sl2, vec);
     return cudaGetLastError();
+}
+
+/* Eight queries a warp share each key and value load among more FMAs;
+ * four when that leaves the SMs short of blocks (the DiT's 49 queries). */
+template <int DCH>
+cudaError_t launch_ref(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, const int *lk_dev,
+                       int heads, int group, int d, int causal, float sl2, int vec, int num_sms, grk_stream s)
+{
+    const long blocks8 = (long)((lq + 8 * kRefWarps - 1) / (8 * kRefWarps)) * heads;
+    if (blocks8 < num_sms)
+        return launch_ref_qpw<DCH, 4>(q, k, v, out, lq, lk, lk_dev, heads, group, d, causal, sl2, vec, s);
+    return launch_ref_qpw<DCH, 8>(q, k, v, out, lq, lk, lk_dev, heads, group, d, causal, sl2, vec, s);
+}
+
+/* float32 views whose rows the fp32 kernel can move as float4s. */
+bool ref_vec(const grk_mat &m, int d)
+{
+    return m.dt == GRK_F32 && ((uintptr_t)m.p % 16) == 0 && m.ld % 4 == 0 && d % 4 == 0;
 }
 
 bool aligned16(const grk_mat &m, int64_t col_step)
@@ -867,10 +939,11 @@ extern "C" cudaError_t grk_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat ou
             return launch_tc<__nv_bfloat16>(a, heads, c, num_sms, s);
         return launch_tc<__half>(a, heads, c, num_sms, s);
     }
+    const int vec = ref_vec(q, head_dim) && ref_vec(k, head_dim) && ref_vec(v, head_dim);
     switch ((head_dim + 31) / 32) {
-    case 1: return launch_ref<1>(q, k, v, out, lq, lk, lk_dev, heads, group, head_dim, causal, sl2, s);
-    case 2: return launch_ref<2>(q, k, v, out, lq, lk, lk_dev, heads, group, head_dim, causal, sl2, s);
-    case 3: return launch_ref<3>(q, k, v, out, lq, lk, lk_dev, heads, group, head_dim, causal, sl2, s);
-    default: return launch_ref<4>(q, k, v, out, lq, lk, lk_dev, heads, group, head_dim, causal, sl2, s);
+    case 1: return launch_ref<1>(q, k, v, out, lq, lk, lk_dev, heads, group, head_dim, causal, sl2, vec, num_sms, s);
+    case 2: return launch_ref<2>(q, k, v, out, lq, lk, lk_dev, heads, group, head_dim, causal, sl2, vec, num_sms, s);
+    case 3: return launch_ref<3>(q, k, v, out, lq, lk, lk_dev, heads, group, head_dim, causal, sl2, vec, num_sms, s);
+    default: return launch_ref<4>(q, k, v, out, lq, lk, lk_dev, heads, group, head_dim, causal, sl2, vec, num_sms, s);
     }
 }
