@@ -62,10 +62,10 @@ __device__ __forceinline__ int valid_keys(int lk, const int *lk_dev)
 /* A warp owns QPW queries; a tile is 32 keys, one per lane for the scores.
  * The instruction mix decides this kernel's speed: scores read a key row
  * and each query's row as float4 (4 FMAs a load), and P V reads the tile's
- * probabilities back from shared memory as float4 broadcasts rather than
- * one shuffle per key and query (the previous form spent more issue slots
- * on shuffles and scalar loads than on FMAs). */
-const int kRefWarps = 4;
+ * probabilities back from shared memory as broadcasts rather than one
+ * shuffle per key and query (the previous form spent more issue slots on
+ * shuffles and scalar loads than on FMAs). */
+const int kRefWarps = 8;
 const int kRefBK = 32;
 
 __host__ __device__ inline int ref_dq(int d) { return (d + 3) & ~3; }
@@ -78,11 +78,11 @@ __host__ __device__ inline int ref_kstride(int d)
     return (dq / 4) % 2 ? dq : dq + 4;
 }
 
-size_t ref_smem_bytes(int d, int qpw)
+size_t ref_smem_bytes(int d, int qpw, int nw)
 {
     const size_t dq = (size_t)ref_dq(d);
-    return sizeof(float) * ((size_t)kRefWarps * qpw * dq + (size_t)kRefBK * ref_kstride(d) + (size_t)kRefBK * dq +
-                            (size_t)kRefWarps * kRefBK * qpw);
+    return sizeof(float) * ((size_t)nw * qpw * dq + (size_t)kRefBK * ref_kstride(d) + (size_t)kRefBK * dq +
+                            (size_t)nw * kRefBK * qpw);
 }
 
 /* Rows [r0, r0+nrows) x columns [c0, c0+d) of m into dst (row stride
@@ -111,8 +111,8 @@ __device__ __forceinline__ void ref_load_tile(float *dst, int stride, const grk_
 }
 
 /* DCH = ceil(head_dim / 32): output columns per lane (l, l+32, ...). */
-template <int DCH, int QPW>
-__global__ void __launch_bounds__(kRefWarps * 32)
+template <int DCH, int QPW, int NW>
+__global__ void __launch_bounds__(NW * 32)
 ref_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, const int *lk_dev, int group,
               int d, int causal, float scale_log2, int vec)
 {
@@ -120,7 +120,7 @@ ref_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, cons
     grk_pdl_release();
     lk = valid_keys(lk, lk_dev);
     extern __shared__ float4 sm4[];
-    const int BQ = kRefWarps * QPW, dq = ref_dq(d), ks = ref_kstride(d);
+    const int BQ = NW * QPW, dq = ref_dq(d), ks = ref_kstride(d);
     float *Qs = (float *)sm4;        /* [BQ][dq] */
     float *Ks = Qs + BQ * dq;        /* [BK][ks] */
     float *Vs = Ks + kRefBK * ks;    /* [BK][dq] */
@@ -196,12 +196,10 @@ ref_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, cons
         for (int kk = 0; kk < kRefBK; kk++) {
             float pv[QPW];
 #pragma unroll
-            for (int i = 0; i < QPW; i += 4) {
-                const float4 t = *(const float4 *)(pw + kk * QPW + i);
+            for (int i = 0; i < QPW; i += 2) {
+                const float2 t = *(const float2 *)(pw + kk * QPW + i);
                 pv[i] = t.x;
                 pv[i + 1] = t.y;
-                pv[i + 2] = t.z;
-                pv[i + 3] = t.w;
             }
             float vv[DCH];
 #pragma unroll
@@ -849,32 +847,33 @@ tc_cfg choose_tc(int lq, int lk, int heads, int group, int d, int causal, int nu
     return best;
 }
 
-template <int DCH, int QPW>
+template <int DCH, int QPW, int NW>
 cudaError_t launch_ref_qpw(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, const int *lk_dev,
                            int heads, int group, int d, int causal, float sl2, int vec, grk_stream s)
 {
-    const size_t smem = ref_smem_bytes(d, QPW);
-    cudaError_t e = cudaFuncSetAttribute(ref_attention<DCH, QPW>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    const size_t smem = ref_smem_bytes(d, QPW, NW);
+    cudaError_t e = cudaFuncSetAttribute(ref_attention<DCH, QPW, NW>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          (int)smem);
     if (e != cudaSuccess)
         return e;
-    const int bq = kRefWarps * QPW;
+    const int bq = NW * QPW;
     dim3 grid((unsigned)((lq + bq - 1) / bq), (unsigned)heads);
-    grk_launch(ref_attention<DCH, QPW>, dim3(grid), dim3(kRefWarps * 32), smem, s, q, k, v, out, lq, lk, lk_dev,
+    grk_launch(ref_attention<DCH, QPW, NW>, dim3(grid), dim3(NW * 32), smem, s, q, k, v, out, lq, lk, lk_dev,
                group, d, causal, sl2, vec);
     return cudaGetLastError();
 }
 
-/* Eight queries a warp share each key and value load among more FMAs;
- * four when that leaves the SMs short of blocks (the DiT's 49 queries). */
+/* Eight warps of four queries (two for short query sets, the DiT's 49):
+ * fewer queries a warp than would share loads best, but eight warps a
+ * block keep each scheduler issuing (H100, tf32 whole call: 13.8 ms with
+ * 4 x 8, 14.6 with 8 x 4, 15.0 with 8 x 8, 16.3 with 4 x 2). */
 template <int DCH>
 cudaError_t launch_ref(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, const int *lk_dev,
-                       int heads, int group, int d, int causal, float sl2, int vec, int num_sms, grk_stream s)
+                       int heads, int group, int d, int causal, float sl2, int vec, grk_stream s)
 {
-    const long blocks8 = (long)((lq + 8 * kRefWarps - 1) / (8 * kRefWarps)) * heads;
-    if (blocks8 < num_sms)
-        return launch_ref_qpw<DCH, 4>(q, k, v, out, lq, lk, lk_dev, heads, group, d, causal, sl2, vec, s);
-    return launch_ref_qpw<DCH, 8>(q, k, v, out, lq, lk, lk_dev, heads, group, d, causal, sl2, vec, s);
+    if (lq <= 64)
+        return launch_ref_qpw<DCH, 2, kRefWarps>(q, k, v, out, lq, lk, lk_dev, heads, group, d, causal, sl2, vec, s);
+    return launch_ref_qpw<DCH, 4, kRefWarps>(q, k, v, out, lq, lk, lk_dev, heads, group, d, causal, sl2, vec, s);
 }
 
 /* float32 views whose rows the fp32 kernel can move as float4s. */
@@ -941,9 +940,9 @@ extern "C" cudaError_t grk_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat ou
     }
     const int vec = ref_vec(q, head_dim) && ref_vec(k, head_dim) && ref_vec(v, head_dim);
     switch ((head_dim + 31) / 32) {
-    case 1: return launch_ref<1>(q, k, v, out, lq, lk, lk_dev, heads, group, head_dim, causal, sl2, vec, num_sms, s);
-    case 2: return launch_ref<2>(q, k, v, out, lq, lk, lk_dev, heads, group, head_dim, causal, sl2, vec, num_sms, s);
-    case 3: return launch_ref<3>(q, k, v, out, lq, lk, lk_dev, heads, group, head_dim, causal, sl2, vec, num_sms, s);
-    default: return launch_ref<4>(q, k, v, out, lq, lk, lk_dev, heads, group, head_dim, causal, sl2, vec, num_sms, s);
+    case 1: return launch_ref<1>(q, k, v, out, lq, lk, lk_dev, heads, group, head_dim, causal, sl2, vec, s);
+    case 2: return launch_ref<2>(q, k, v, out, lq, lk, lk_dev, heads, group, head_dim, causal, sl2, vec, s);
+    case 3: return launch_ref<3>(q, k, v, out, lq, lk, lk_dev, heads, group, head_dim, causal, sl2, vec, s);
+    default: return launch_ref<4>(q, k, v, out, lq, lk, lk_dev, heads, group, head_dim, causal, sl2, vec, s);
     }
 }
