@@ -111,12 +111,17 @@ int main(int argc, char **argv)
         grk_mat o = {out, GRK_BF16, dq};
         const float sl2 = kLog2e / sqrtf((float)sh.d);
         tc_args a = tc_prepare(q, k, v, o, sh.lq, sh.lk, NULL, sh.heads / sh.kv_heads, sh.d, sh.causal, sl2);
+        grk_spans one{};
+        one.count = 1;
+        one.qn[0] = sh.lq;
+        one.kn[0] = sh.lk;
         const tc_cfg chosen = choose_tc(sh.lq, sh.lk, sh.heads, sh.heads / sh.kv_heads, sh.d, sh.causal, num_sms);
         /* The chosen shape launched as given: microseconds a launch, and
          * the last launch's timestamps when traced. */
         auto run = [&](const char *label, const tc_args &args, grk_stream st, bool trace) {
             double us = -1.0;
-            time_chain(s, chain, [&]() { return launch_tc<__nv_bfloat16>(args, sh.heads, chosen, num_sms, st); }, &us);
+            time_chain(s, chain, [&]() { return launch_tc<__nv_bfloat16>(args, one, sh.heads, chosen, num_sms, st); },
+                       &us);
             printf("  %s: %.2f us\n", label, us);
             if (trace)
                 print_trace(tc_blocks(sh.lq, sh.heads, chosen));
@@ -147,8 +152,8 @@ int main(int argc, char **argv)
                     if (tc_smem(dp, c.wr, c.wk, tc_stages(dp, c, sh.lk, blocks, num_sms)) > 227 * 1024)
                         continue;
                     double us;
-                    if (time_chain(s, chain, [&]() { return launch_tc<__nv_bfloat16>(a, sh.heads, c, num_sms, gs); },
-                                   &us))
+                    if (time_chain(s, chain,
+                                   [&]() { return launch_tc<__nv_bfloat16>(a, one, sh.heads, c, num_sms, gs); }, &us))
                         return 1;
                     printf("    nw %d hpc %d wr %d wk %d blocks %ld: %.2f us\n", c.nw, c.hpc, c.wr, c.wk, blocks, us);
                     if (us < best) {

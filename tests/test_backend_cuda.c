@@ -631,6 +631,87 @@ static void attention_case(gr_dtype dt, int hd, int heads, int kvh, int lq, int 
         rm(&nv);
 }
 
+/* Three samples stacked in rows, each attending to its own keys, in one
+ * attention_spans call against the CPU's per-sample loop. Causal: fused
+ * qkv of 40, 17 and 64 tokens. Cross: 49 queries a sample against 300,
+ * 257 and 64 keys (294, 200 and all real, the padding's values NaN),
+ * with rows between the samples' keys that no span covers. Then spans
+ * that do not fit are refused with a message naming them. */
+static void attention_spans_case(gr_dtype dt, int hd, int heads, int kvh, int causal)
+{
+    const int n = 3;
+    const int64_t qn[3] = {causal ? 40 : 49, causal ? 17 : 49, causal ? 64 : 49};
+    const int64_t kn[3] = {causal ? 40 : 300, causal ? 17 : 257, 64};
+    const int32_t real[3] = {294, 200, 64};
+    gr_row_spans rs = {.count = n};
+    int64_t qrows = 0, krows = 0;
+    for (int i = 0; i < n; i++) {
+        rs.q_row[i] = qrows;
+        rs.q_rows[i] = qn[i];
+        qrows += qn[i];
+        rs.kv_row[i] = causal ? rs.q_row[i] : krows + 5;
+        rs.kv_rows[i] = kn[i];
+        krows = causal ? qrows : krows + 5 + kn[i];
+    }
+    pair q, k, v, qb, kvb = {{0}, {0}};
+    if (causal) {
+        qb = mk(qrows, (int64_t)(heads + 2 * kvh) * hd, dt, 1.5f);
+        q = vcols(qb, 0, (int64_t)heads * hd);
+        k = vcols(qb, (int64_t)heads * hd, (int64_t)kvh * hd);
+        v = vcols(qb, (int64_t)(heads + kvh) * hd, (int64_t)kvh * hd);
+    } else {
+        qb = mk(qrows, (int64_t)heads * hd, dt, 1.5f);
+        q = qb;
+        kvb = mk(krows, (int64_t)2 * kvh * hd, dt, 1.5f);
+        k = vcols(kvb, 0, (int64_t)kvh * hd);
+        v = vcols(kvb, (int64_t)kvh * hd, (int64_t)kvh * hd);
+        for (int i = 0; i < n; i++) {
+            const int64_t pad = kn[i] - real[i];
+            if (pad == 0)
+                continue;
+            pair pv = {gr_view_rows(v.c, rs.kv_row[i] + real[i], pad), gr_view_rows(v.g, rs.kv_row[i] + real[i], pad)};
+            float *nan = malloc((size_t)(pad * v.c.cols) * sizeof *nan);
+            for (int64_t j = 0; j < pad * v.c.cols; j++)
+                nan[j] = NAN;
+            BOTH(CPU->ops->upload(CPU, &pv.c, nan, GR_F32), GPU->ops->upload(GPU, &pv.g, nan, GR_F32), "pad v");
+            free(nan);
+        }
+    }
+    pair o = mk(qrows, (int64_t)heads * hd, dt, 1.0f);
+    poison(&o);
+    pair nv = {{0}, {0}};
+    if (!causal) {
+        check_ok(CPU->ops->alloc(CPU, &nv.c, 1, n, GR_I32), CPU, "alloc");
+        check_ok(GPU->ops->alloc(GPU, &nv.g, 1, n, GR_I32), GPU, "alloc");
+        BOTH(CPU->ops->upload(CPU, &nv.c, real, GR_I32), GPU->ops->upload(GPU, &nv.g, real, GR_I32), "kv_valid");
+    }
+    const float scale = 1.0f / sqrtf((float)hd);
+    BOTH(CPU->ops->attention_spans(CPU, &q.c, &k.c, &v.c, heads, kvh, hd, causal, scale, &rs,
+                                   causal ? NULL : &nv.c, &o.c),
+         GPU->ops->attention_spans(GPU, &q.g, &k.g, &v.g, heads, kvh, hd, causal, scale, &rs,
+                                   causal ? NULL : &nv.g, &o.g),
+         "attention_spans");
+    char what[80];
+    snprintf(what, sizeof what, "3 spans, hd %d h %d/%d%s", hd, heads, kvh, causal ? " causal" : " cross, padded");
+    compare("attention_spans", gr_dtype_name(dt), &o, tol_of(dt), what);
+
+    gr_row_spans bad = rs;
+    bad.kv_rows[2] = kn[2] + krows; /* past k's rows */
+    groot_status st = GPU->ops->attention_spans(GPU, &q.g, &k.g, &v.g, heads, kvh, hd, causal, scale, &bad,
+                                                causal ? NULL : &nv.g, &o.g);
+    CHECK(st == GROOT_ERR_INVALID_ARG && strstr(GPU->err.msg, "span 2"), "span past k: %d (%s)", st, GPU->err.msg);
+    bad = rs;
+    bad.count = GR_SPANS_MAX + 1;
+    st = GPU->ops->attention_spans(GPU, &q.g, &k.g, &v.g, heads, kvh, hd, causal, scale, &bad, NULL, &o.g);
+    CHECK(st == GROOT_ERR_INVALID_ARG && strstr(GPU->err.msg, "spans"), "too many spans: %d (%s)", st,
+          GPU->err.msg);
+    rm(&qb), rm(&o);
+    if (kvb.c.data)
+        rm(&kvb);
+    if (!causal)
+        rm(&nv);
+}
+
 static void test_attention(void)
 {
     const int hds[] = {8, 12, 16, 48, 64, 72, 128};
@@ -650,6 +731,12 @@ static void test_attention(void)
     attention_case(GR_BF16, 128, 16, 8, 300, 300, 1, 0, 0, "attn LLM causal 300, 16/8x128 bf16");
     attention_case(GR_BF16, 128, 16, 8, 2048, 2048, 1, 0, 0, "attn LLM causal 2048, 16/8x128 bf16");
     attention_case(GR_F32, 128, 16, 8, 300, 300, 1, 0, 0, "attn LLM causal 300, 16/8x128 f32");
+    for (int d = 0; d < 3; d++) {
+        attention_spans_case(FDT[d], 48, 4, 4, 0);
+        attention_spans_case(FDT[d], 72, 4, 4, 0);
+        attention_spans_case(FDT[d], 128, 4, 2, 1);
+        attention_spans_case(FDT[d], 64, 4, 4, 1);
+    }
 }
 
 /* ---- elementwise ---- */

@@ -116,3 +116,50 @@ void gr_backend_destroy(gr_backend *be)
     if (be)
         be->ops->destroy(be);
 }
+
+groot_status gr_row_spans_check(gr_backend *be, const char *op, const gr_tensor *q, const gr_tensor *k,
+                                int causal, const gr_row_spans *spans, const gr_tensor *kv_valid)
+{
+    if (!spans || spans->count < 1 || spans->count > GR_SPANS_MAX)
+        return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "%s: %d spans (1..%d)", op, spans ? spans->count : 0,
+                       GR_SPANS_MAX);
+    for (int i = 0; i < spans->count; i++) {
+        const int64_t q0 = spans->q_row[i], qn = spans->q_rows[i], k0 = spans->kv_row[i], kn = spans->kv_rows[i];
+        if (q0 < 0 || qn < 0 || q0 > q->rows - qn || k0 < 0 || kn < 1 || k0 > k->rows - kn)
+            return gr_fail(&be->err, GROOT_ERR_INVALID_ARG,
+                           "%s: span %d (q rows %lld+%lld, kv rows %lld+%lld) outside q [%lld] or k [%lld]", op, i,
+                           (long long)q0, (long long)qn, (long long)k0, (long long)kn, (long long)q->rows,
+                           (long long)k->rows);
+        if (causal && qn != kn)
+            return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "%s: span %d is causal with %lld queries, %lld keys",
+                           op, i, (long long)qn, (long long)kn);
+    }
+    if (kv_valid && (kv_valid->dtype != GR_I32 || kv_valid->rows != 1 || kv_valid->cols != spans->count))
+        return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "%s: kv_valid is %s [%lld, %lld], expected I32 [1, %d]", op,
+                       gr_dtype_name(kv_valid->dtype), (long long)kv_valid->rows, (long long)kv_valid->cols,
+                       spans->count);
+    return GROOT_OK;
+}
+
+groot_status gr_attention_spans_each(gr_backend *be, const gr_tensor *q, const gr_tensor *k, const gr_tensor *v,
+                                     int heads, int kv_heads, int head_dim, int causal, float scale,
+                                     const gr_row_spans *spans, const gr_tensor *kv_valid, gr_tensor *out)
+{
+    GR_TRY(gr_row_spans_check(be, "attention_spans", q, k, causal, spans, kv_valid));
+    if (v->rows != k->rows || out->rows != q->rows)
+        return gr_fail(&be->err, GROOT_ERR_INVALID_ARG,
+                       "attention_spans: v has %lld rows for k's %lld, out %lld for q's %lld", (long long)v->rows,
+                       (long long)k->rows, (long long)out->rows, (long long)q->rows);
+    for (int i = 0; i < spans->count; i++) {
+        if (spans->q_rows[i] == 0)
+            continue;
+        gr_tensor qi = gr_view_rows(*q, spans->q_row[i], spans->q_rows[i]);
+        gr_tensor oi = gr_view_rows(*out, spans->q_row[i], spans->q_rows[i]);
+        gr_tensor ki = gr_view_rows(*k, spans->kv_row[i], spans->kv_rows[i]);
+        gr_tensor vi = gr_view_rows(*v, spans->kv_row[i], spans->kv_rows[i]);
+        gr_tensor valid = kv_valid ? gr_view_cols(*kv_valid, i, 1) : (gr_tensor){0};
+        GR_TRY(be->ops->attention(be, &qi, &ki, &vi, heads, kv_heads, head_dim, causal, scale,
+                                  kv_valid ? &valid : NULL, &oi));
+    }
+    return GROOT_OK;
+}

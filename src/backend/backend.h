@@ -73,6 +73,16 @@ typedef enum gr_act {
     GR_ACT_SILU       /* x * sigmoid(x), also called swish */
 } gr_act;
 
+/* Samples stacked in rows for attention_spans: sample i's queries are rows
+ * [q_row[i], q_row[i] + q_rows[i]) of q and out, its keys and values rows
+ * [kv_row[i], kv_row[i] + kv_rows[i]) of k and v. */
+#define GR_SPANS_MAX 64
+typedef struct gr_row_spans {
+    int count;
+    int64_t q_row[GR_SPANS_MAX], q_rows[GR_SPANS_MAX];
+    int64_t kv_row[GR_SPANS_MAX], kv_rows[GR_SPANS_MAX];
+} gr_row_spans;
+
 typedef struct gr_backend gr_backend;
 
 /* Work recorded by run_recorded. It must issue the same ops on the same
@@ -133,6 +143,14 @@ typedef struct gr_backend_ops {
     groot_status (*attention)(gr_backend *be, const gr_tensor *q, const gr_tensor *k,
                               const gr_tensor *v, int heads, int kv_heads, int head_dim,
                               int causal, float scale, const gr_tensor *kv_valid, gr_tensor *out);
+    /* attention() for each of spans->count (1..GR_SPANS_MAX) samples stacked
+     * in rows, each attending to its own keys only; kv_valid (NULL, or int32
+     * [1, count]) column i counts sample i's real keys. On the GPU one launch
+     * serves every sample. */
+    groot_status (*attention_spans)(gr_backend *be, const gr_tensor *q, const gr_tensor *k,
+                                    const gr_tensor *v, int heads, int kv_heads, int head_dim, int causal,
+                                    float scale, const gr_row_spans *spans, const gr_tensor *kv_valid,
+                                    gr_tensor *out);
     /* y = silu(gate) * up, elementwise; gate, up, y all [rows, cols]. */
     groot_status (*swiglu)(gr_backend *be, const gr_tensor *gate, const gr_tensor *up, gr_tensor *y);
     /* y = act(x) elementwise (y may alias x). */
@@ -202,6 +220,15 @@ struct gr_backend {
  * SIZE_MAX. */
 groot_status gr_tensor_bytes(gr_backend *be, const char *op, int64_t rows, int64_t cols, gr_dtype dtype,
                              size_t *bytes);
+
+/* attention_spans as one attention() call per sample (the CPU backend's). */
+groot_status gr_attention_spans_each(gr_backend *be, const gr_tensor *q, const gr_tensor *k, const gr_tensor *v,
+                                     int heads, int kv_heads, int head_dim, int causal, float scale,
+                                     const gr_row_spans *spans, const gr_tensor *kv_valid, gr_tensor *out);
+/* The spans' shape checks both backends make (rows inside q/k, causal
+ * spans square, kv_valid int32 with a column per span); `op` names the op. */
+groot_status gr_row_spans_check(gr_backend *be, const char *op, const gr_tensor *q, const gr_tensor *k,
+                                int causal, const gr_row_spans *spans, const gr_tensor *kv_valid);
 
 /* Creates the backend named by `device` ("cpu" or "cuda"). */
 groot_status gr_backend_create(const char *device, int num_threads, gr_backend **out, gr_error *err);

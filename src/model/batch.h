@@ -2,8 +2,9 @@
  * Where each sample of a batch lives in the stacked buffers of a forward.
  * Stages run their GEMMs and norms once over the rows of all samples (rows
  * never interact there) and everything that mixes rows (embedding scatter,
- * RoPE positions, attention) once per sample on its own row range, so that
- * each sample is computed exactly as if it were alone (SPEC's batching rule).
+ * RoPE positions, attention) per sample on its own row range — attention
+ * as one attention_spans call with a span per sample — so that each sample
+ * is computed exactly as if it were alone (SPEC's batching rule).
  *
  * A sample's tokens take `rows` rows: its length padded to the backend's
  * seq_bucket, so that nearby prompt lengths share one recorded call. The

@@ -3,6 +3,8 @@
  */
 #include "model/dit.h"
 
+#include "model/sample_attention.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,23 +159,16 @@ groot_status dit_block_forward(gr_backend *be, const gr_model_config *cfg, const
                                     2 * inner);
         GR_TRY(be->ops->linear(be, &y, &bw->q, GR_ACT_NONE, NULL, &q));
         GR_TRY(be->ops->prefetch(be, &bw->out.w));
-        for (int j = 0; j < b->count; j++) {
-            const gr_batch_sample *bs = &b->sample[j];
-            gr_tensor kvj = gr_view_rows(kv, bs->tok0, bs->rows), valid = gr_view_cols(b->valid, j, 1);
-            gr_tensor key = gr_view_cols(kvj, 0, inner), val = gr_view_cols(kvj, inner, inner);
-            gr_tensor qj = gr_view_rows(q, j * S, S), oj = gr_view_rows(attn, j * S, S);
-            GR_TRY(be->ops->attention(be, &qj, &key, &val, heads, heads, hd, 0, scale, &valid, &oj));
-        }
+        /* Sample j's S tokens attend to its own vl rows (their real count in valid). */
+        gr_tensor key = gr_view_cols(kv, 0, inner), val = gr_view_cols(kv, inner, inner);
+        GR_TRY(gr_sample_attention(be, &q, &key, &val, heads, heads, hd, 0, scale, b->count, b, S, 0, 1, &attn));
     } else {
         gr_tensor qkv = gr_view_rows(s->qkv, 0, R);
         GR_TRY(be->ops->linear(be, &y, &bw->qkv, GR_ACT_NONE, NULL, &qkv));
         GR_TRY(be->ops->prefetch(be, &bw->out.w));
-        for (int j = 0; j < b->count; j++) {
-            gr_tensor rows = gr_view_rows(qkv, j * S, S);
-            gr_tensor q = gr_view_cols(rows, 0, inner), key = gr_view_cols(rows, inner, inner);
-            gr_tensor val = gr_view_cols(rows, 2 * inner, inner), oj = gr_view_rows(attn, j * S, S);
-            GR_TRY(be->ops->attention(be, &q, &key, &val, heads, heads, hd, 0, scale, NULL, &oj));
-        }
+        gr_tensor q = gr_view_cols(qkv, 0, inner), key = gr_view_cols(qkv, inner, inner);
+        gr_tensor val = gr_view_cols(qkv, 2 * inner, inner);
+        GR_TRY(gr_sample_attention(be, &q, &key, &val, heads, heads, hd, 0, scale, b->count, b, S, S, 0, &attn));
     }
     GR_TRY(be->ops->linear(be, &attn, &bw->out, GR_ACT_NONE, x_in, &x));
     GR_TRY(be->ops->prefetch(be, &bw->ff1.w));

@@ -4,6 +4,8 @@
  */
 #include "model/language.h"
 
+#include "model/sample_attention.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,14 +94,10 @@ groot_status qwen3_layer_forward(gr_backend *be, const gr_model_config *cfg, con
     GR_TRY(be->ops->prefetch(be, &l->o.w));
     GR_TRY(be->ops->qk_norm_rope(be, &q, tc->heads, tc->head_dim, &l->q_norm, tc->rms_eps, &cos, &sin));
     GR_TRY(be->ops->qk_norm_rope(be, &k, tc->kv_heads, tc->head_dim, &l->k_norm, tc->rms_eps, &cos, &sin));
-    for (int i = 0; i < b->count; i++) {
-        const gr_batch_sample *bs = &b->sample[i];
-        /* Causal: padding rows come last, so no real token sees them. */
-        gr_tensor qi = gr_view_rows(q, bs->tok0, bs->rows), ki = gr_view_rows(k, bs->tok0, bs->rows);
-        gr_tensor vi = gr_view_rows(v, bs->tok0, bs->rows), oi = gr_view_rows(attn, bs->tok0, bs->rows);
-        GR_TRY(be->ops->attention(be, &qi, &ki, &vi, tc->heads, tc->kv_heads, tc->head_dim, 1, scale, NULL,
-                                  &oi));
-    }
+    /* Each sample attends to its own rows (causal: padding rows come last,
+     * so no real token sees them). */
+    GR_TRY(gr_sample_attention(be, &q, &k, &v, tc->heads, tc->kv_heads, tc->head_dim, 1, scale, b->count, b, 0, 0,
+                               0, &attn));
     GR_TRY(be->ops->linear(be, &attn, &l->o, GR_ACT_NONE, &x, &x));
 
     GR_TRY(be->ops->prefetch(be, &l->gate_up.w));

@@ -1,5 +1,7 @@
 #include "model/prenorm_block.h"
 
+#include "model/sample_attention.h"
+
 #include <math.h>
 #include <stdio.h>
 
@@ -70,17 +72,13 @@ groot_status gr_prenorm_block_forward(gr_backend *be, const gr_prenorm_block_wei
     GR_TRY(be->ops->layernorm(be, x, &w->ln1_w, &w->ln1_b, eps, &h));
     GR_TRY(be->ops->linear(be, &h, &w->qkv, GR_ACT_NONE, NULL, &qkv));
     GR_TRY(be->ops->prefetch(be, &w->out.w));
-    for (int i = 0; i < spans->count; i++) {
-        int64_t row0 = spans->batch ? spans->batch->sample[i].tok0 : i * spans->span;
-        int64_t n = spans->batch ? spans->batch->sample[i].rows : spans->span;
-        gr_tensor rows = gr_view_rows(qkv, row0, n), out = gr_view_rows(attn, row0, n);
-        gr_tensor q = gr_view_cols(rows, 0, inner), k = gr_view_cols(rows, inner, inner);
-        gr_tensor v = gr_view_cols(rows, 2 * inner, inner);
-        /* A sample's padding rows are keys of no real token. */
-        gr_tensor valid = spans->batch ? gr_view_cols(spans->batch->valid, i, 1) : (gr_tensor){0};
-        GR_TRY(be->ops->attention(be, &q, &k, &v, heads, heads, head_dim, 0, scale, spans->batch ? &valid : NULL,
-                                  &out));
-    }
+    /* Every sample (or image) attends to its own rows; a sample's padding
+     * rows are keys of no real token. */
+    gr_tensor q = gr_view_cols(qkv, 0, inner), k = gr_view_cols(qkv, inner, inner);
+    gr_tensor v = gr_view_cols(qkv, 2 * inner, inner);
+    const int64_t span = spans->batch ? 0 : spans->span;
+    GR_TRY(gr_sample_attention(be, &q, &k, &v, heads, heads, head_dim, 0, scale, spans->count, spans->batch, span,
+                               span, spans->batch != NULL, &attn));
     GR_TRY(be->ops->linear(be, &attn, &w->out, GR_ACT_NONE, x, x));
     GR_TRY(be->ops->prefetch(be, &w->ff1.w));
     GR_TRY(be->ops->layernorm(be, x, &w->ln2_w, &w->ln2_b, eps, &h));

@@ -255,6 +255,7 @@ static const gr_backend_ops cpu_ops = {
     .modulate = gr_cpu_modulate,
     .qk_norm_rope = gr_cpu_qk_norm_rope,
     .attention = gr_cpu_attention,
+    .attention_spans = gr_attention_spans_each,
     .swiglu = gr_cpu_swiglu,
     .activation = gr_cpu_activation,
     .add_rows = gr_cpu_add_rows,

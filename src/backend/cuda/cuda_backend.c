@@ -301,6 +301,7 @@ static const gr_backend_ops cuda_ops = {
     .modulate = gr_cuda_modulate,
     .qk_norm_rope = gr_cuda_qk_norm_rope,
     .attention = gr_cuda_attention,
+    .attention_spans = gr_cuda_attention_spans,
     .swiglu = gr_cuda_swiglu,
     .activation = gr_cuda_activation,
     .add_rows = gr_cuda_add_rows,

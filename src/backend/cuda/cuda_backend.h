@@ -279,6 +279,9 @@ groot_status gr_cuda_qk_norm_rope(gr_backend *be, gr_tensor *x, int heads, int h
 groot_status gr_cuda_attention(gr_backend *be, const gr_tensor *q, const gr_tensor *k,
                                const gr_tensor *v, int heads, int kv_heads, int head_dim,
                                int causal, float scale, const gr_tensor *kv_valid, gr_tensor *out);
+groot_status gr_cuda_attention_spans(gr_backend *be, const gr_tensor *q, const gr_tensor *k, const gr_tensor *v,
+                                     int heads, int kv_heads, int head_dim, int causal, float scale,
+                                     const gr_row_spans *spans, const gr_tensor *kv_valid, gr_tensor *out);
 groot_status gr_cuda_swiglu(gr_backend *be, const gr_tensor *gate, const gr_tensor *up, gr_tensor *y);
 groot_status gr_cuda_activation(gr_backend *be, const gr_tensor *x, gr_act act, gr_tensor *y);
 groot_status gr_cuda_add_rows(gr_backend *be, const gr_tensor *x, const gr_tensor *rows, gr_tensor *y);

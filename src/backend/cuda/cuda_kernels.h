@@ -60,14 +60,23 @@ cudaError_t grk_qk_norm_rope(grk_mat x, int64_t rows, int heads, int head_dim, c
                              grk_stream s);
 
 /* ---- attention.cu ---- */
-/* out = softmax(q k^T * scale [causal]) v per head. lk_dev (NULL: all lk
- * keys) points at the number of real keys on the device. num_sms sizes the
- * block shape so that short sequences still spread over the multiprocessors.
- * kv_ready: k, v and lk_dev were written before the kernel this one follows
- * (not by it), so a programmatic dependent may fetch them before waiting. */
-cudaError_t grk_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, int lq, int lk, const int32_t *lk_dev,
-                          int heads, int kv_heads, int head_dim, int causal, float scale, int kv_ready,
-                          int num_sms, grk_stream s);
+/* Samples stacked in rows: span i's queries are rows [q0[i], q0[i] + qn[i])
+ * of q and out, its keys and values rows [k0[i], k0[i] + kn[i]) of k, v. */
+#define GRK_SPANS_MAX 64
+typedef struct grk_spans {
+    int count;
+    int q0[GRK_SPANS_MAX], qn[GRK_SPANS_MAX], k0[GRK_SPANS_MAX], kn[GRK_SPANS_MAX];
+} grk_spans;
+
+/* out = softmax(q k^T * scale [causal]) v per head and span, every span in
+ * one launch. lk_dev (NULL: all of each span's keys) points at spans->count
+ * int32s on the device, span i's real keys. num_sms sizes the block shape so
+ * that short sequences still spread over the multiprocessors. kv_ready: k, v
+ * and lk_dev were written before the kernel this one follows (not by it),
+ * so a programmatic dependent may fetch them before waiting. */
+cudaError_t grk_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, const grk_spans *spans,
+                          const int32_t *lk_dev, int heads, int kv_heads, int head_dim, int causal, float scale,
+                          int kv_ready, int num_sms, grk_stream s);
 
 /* ---- elementwise.cu ---- */
 /* y = act(t + bias) + r, with bias float32 [cols] or NULL and r.p NULL when absent

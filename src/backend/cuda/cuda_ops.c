@@ -99,11 +99,12 @@ groot_status gr_cuda_qk_norm_rope(gr_backend *be, gr_tensor *x, int heads, int h
                                          gr_cuda_ks(gr_cuda(be))), op, x, x);
 }
 
-groot_status gr_cuda_attention(gr_backend *be, const gr_tensor *q, const gr_tensor *k,
-                               const gr_tensor *v, int heads, int kv_heads, int head_dim,
-                               int causal, float scale, const gr_tensor *kv_valid, gr_tensor *out)
+/* Every span of one attention call in one launch (grk_attention). */
+static groot_status attention_launch(gr_backend *be, const char *op, const gr_tensor *q, const gr_tensor *k,
+                                     const gr_tensor *v, int heads, int kv_heads, int head_dim, int causal,
+                                     float scale, const gr_row_spans *spans, const gr_tensor *kv_valid,
+                                     gr_tensor *out)
 {
-    const char *op = "attention";
     if (heads <= 0 || kv_heads <= 0 || heads % kv_heads || head_dim <= 0)
         return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "cuda %s: heads %d, kv_heads %d, head_dim %d",
                        op, heads, kv_heads, head_dim);
@@ -113,25 +114,57 @@ groot_status gr_cuda_attention(gr_backend *be, const gr_tensor *q, const gr_tens
     GR_TRY(gr_cuda_check(be, op, "k", k, GR_DTYPE_COUNT, -1, (int64_t)kv_heads * head_dim));
     GR_TRY(gr_cuda_check(be, op, "v", v, GR_DTYPE_COUNT, k->rows, (int64_t)kv_heads * head_dim));
     GR_TRY(gr_cuda_check(be, op, "out", out, GR_DTYPE_COUNT, q->rows, (int64_t)heads * head_dim));
-    if (causal && q->rows != k->rows)
-        return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "cuda %s: causal needs Lq == Lk (got %lld, %lld)",
-                       op, (long long)q->rows, (long long)k->rows);
     if (q->rows > INT32_MAX || k->rows > INT32_MAX)
         return gr_fail(&be->err, GROOT_ERR_UNSUPPORTED, "cuda %s: sequence too long", op);
-    if (q->rows > 0 && k->rows == 0)
-        return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "cuda %s: no keys", op);
+    GR_TRY(gr_row_spans_check(be, op, q, k, causal, spans, kv_valid));
     const int32_t *valid = NULL;
-    if (kv_valid) { /* its value is on the device: the kernel checks the range */
-        GR_TRY(gr_cuda_check(be, op, "kv_valid", kv_valid, GR_I32, 1, 1));
+    if (kv_valid) { /* its values are on the device: the kernel checks their range */
+        GR_TRY(gr_cuda_check(be, op, "kv_valid", kv_valid, GR_I32, 1, spans->count));
         valid = (const int32_t *)kv_valid->data;
+    }
+    grk_spans ks;
+    ks.count = spans->count;
+    for (int i = 0; i < spans->count; i++) {
+        ks.q0[i] = (int)spans->q_row[i];
+        ks.qn[i] = (int)spans->q_rows[i];
+        ks.k0[i] = (int)spans->kv_row[i];
+        ks.kn[i] = (int)spans->kv_rows[i];
     }
     gr_cuda_backend *cb = gr_cuda(be);
     const int kv_ready = !gr_cuda_written_by_last(cb, k) && !gr_cuda_written_by_last(cb, v) &&
                          !gr_cuda_written_by_last(cb, kv_valid);
-    return launched(be, grk_attention(mat(q), mat(k), mat(v), mat(out), (int)q->rows, (int)k->rows, valid,
-                                      heads, kv_heads, head_dim, causal, scale, kv_ready, cb->num_sms,
-                                      gr_cuda_ks(cb)),
+    return launched(be, grk_attention(mat(q), mat(k), mat(v), mat(out), &ks, valid, heads, kv_heads, head_dim,
+                                      causal, scale, kv_ready, cb->num_sms, gr_cuda_ks(cb)),
                     op, q, out);
+}
+
+groot_status gr_cuda_attention(gr_backend *be, const gr_tensor *q, const gr_tensor *k,
+                               const gr_tensor *v, int heads, int kv_heads, int head_dim,
+                               int causal, float scale, const gr_tensor *kv_valid, gr_tensor *out)
+{
+    const char *op = "attention";
+    if (causal && q->rows != k->rows)
+        return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "cuda %s: causal needs Lq == Lk (got %lld, %lld)",
+                       op, (long long)q->rows, (long long)k->rows);
+    if (q->rows > 0 && k->rows == 0)
+        return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "cuda %s: no keys", op);
+    if (q->rows == 0)
+        return GROOT_OK;
+    gr_row_spans one;
+    one.count = 1;
+    one.q_row[0] = 0;
+    one.q_rows[0] = q->rows;
+    one.kv_row[0] = 0;
+    one.kv_rows[0] = k->rows;
+    return attention_launch(be, op, q, k, v, heads, kv_heads, head_dim, causal, scale, &one, kv_valid, out);
+}
+
+groot_status gr_cuda_attention_spans(gr_backend *be, const gr_tensor *q, const gr_tensor *k, const gr_tensor *v,
+                                     int heads, int kv_heads, int head_dim, int causal, float scale,
+                                     const gr_row_spans *spans, const gr_tensor *kv_valid, gr_tensor *out)
+{
+    return attention_launch(be, "attention_spans", q, k, v, heads, kv_heads, head_dim, causal, scale, spans,
+                            kv_valid, out);
 }
 
 groot_status gr_cuda_swiglu(gr_backend *be, const gr_tensor *gate, const gr_tensor *up, gr_tensor *y)
