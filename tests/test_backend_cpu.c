@@ -486,6 +486,59 @@ static void test_attention(void)
     free(kvhh);
 }
 
+/* attention_spans: two causal samples of 21 and 16 tokens stacked in one
+ * fused buffer, each against the double-precision reference on its own
+ * rows; then spans that do not fit, a causal span that is not square and
+ * a kv_valid without a column per span, each refused by name. */
+static void test_attention_spans(void)
+{
+    const int heads = 2, kvh = 1, hd = 8;
+    const int64_t width = (int64_t)(heads + 2 * kvh) * hd, L = 37;
+    float *h = rand_buf((size_t)(L * width), 3);
+    gr_tensor fused = make_from(h, L, width), out = make(L, (int64_t)heads * hd, GR_F32);
+    gr_tensor q = gr_view_cols(fused, 0, (int64_t)heads * hd);
+    gr_tensor k = gr_view_cols(fused, (int64_t)heads * hd, (int64_t)kvh * hd);
+    gr_tensor v = gr_view_cols(fused, (int64_t)(heads + kvh) * hd, (int64_t)kvh * hd);
+    gr_row_spans rs = {.count = 2, .q_row = {0, 21}, .q_rows = {21, 16}, .kv_row = {0, 21}, .kv_rows = {21, 16}};
+    OK(be->ops->attention_spans(be, &q, &k, &v, heads, kvh, hd, 1, 0.5f, &rs, NULL, &out));
+    float *o = fetch(&out);
+    double *ref = malloc(sizeof(double) * L * heads * hd);
+    for (int i = 0; i < 2; i++) {
+        const float *hs = h + rs.q_row[i] * width;
+        attention_ref(hs, width, hs + heads * hd, width, hs + (heads + kvh) * hd, width, rs.q_rows[i],
+                      rs.kv_rows[i], heads, kvh, hd, 1, 0.5, ref + rs.q_row[i] * heads * hd);
+    }
+    check_close("attention_spans: 2 causal samples of 21 and 16 tokens", o, ref, (size_t)(L * heads * hd), TOL);
+    free(o);
+    free(ref);
+
+    gr_row_spans bad = rs;
+    bad.q_rows[1] = 17; /* past q's 37 rows */
+    CHECK(be->ops->attention_spans(be, &q, &k, &v, heads, kvh, hd, 0, 0.5f, &bad, NULL, &out) ==
+                  GROOT_ERR_INVALID_ARG &&
+              strstr(be->err.msg, "span 1"),
+          "a span past q accepted (%s)", be->err.msg);
+    bad = rs;
+    bad.q_rows[1] = 15;
+    CHECK(be->ops->attention_spans(be, &q, &k, &v, heads, kvh, hd, 1, 0.5f, &bad, NULL, &out) ==
+                  GROOT_ERR_INVALID_ARG &&
+              strstr(be->err.msg, "causal"),
+          "a causal span of 15 queries and 16 keys accepted (%s)", be->err.msg);
+    bad.count = 0;
+    CHECK(be->ops->attention_spans(be, &q, &k, &v, heads, kvh, hd, 0, 0.5f, &bad, NULL, &out) ==
+              GROOT_ERR_INVALID_ARG,
+          "no spans accepted");
+    gr_tensor valid = make(1, 1, GR_I32);
+    CHECK(be->ops->attention_spans(be, &q, &k, &v, heads, kvh, hd, 1, 0.5f, &rs, &valid, &out) ==
+                  GROOT_ERR_INVALID_ARG &&
+              strstr(be->err.msg, "kv_valid"),
+          "a kv_valid of 1 column for 2 spans accepted (%s)", be->err.msg);
+    be->ops->free(be, &valid);
+    be->ops->free(be, &fused);
+    be->ops->free(be, &out);
+    free(h);
+}
+
 /* ---- elementwise ---- */
 
 static void test_elementwise(void)
@@ -892,6 +945,7 @@ int main(void)
     test_norms();
     test_qk_norm_rope();
     test_attention();
+    test_attention_spans();
     test_elementwise();
     test_embed();
     test_patchify();
