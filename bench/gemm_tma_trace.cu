@@ -14,8 +14,9 @@
  * for the last GEMM of the PDL chain and for the flushed launch alone.
  *
  * Built as tests/gemm_tma_trace with the CUDA backend (tests/cuda.cmake);
- * usage: gemm_tma_trace [SHAPE INDEX]. What it showed is in BENCHMARKS.md
- * ("Hopper GEMM").
+ * usage: gemm_tma_trace [SHAPE INDEX], or gemm_tma_trace M N K ACT RESIDUAL
+ * CFG SPLITS for a shape and configuration of one's own. What it showed is
+ * in BENCHMARKS.md ("Hopper GEMM").
  */
 #include "../src/backend/cuda/gemm_tma.cu"
 
@@ -204,6 +205,17 @@ int main(int argc, char **argv)
         {"vit fc1 gelu", 256, 4304, 1152, 1, 0, 0, 1},
         {"llm gate/up", 304, 12288, 2048, 0, 0, 1, 1},
     };
+    if (argc == 8) {
+        const shape own = {"(given)", atoll(argv[1]), atoll(argv[2]), atoll(argv[3]), atoi(argv[4]),
+                           atoi(argv[5]), atoi(argv[6]), atoi(argv[7])};
+        if (own.m < 1 || own.n < 8 || own.k < 8 || own.cfg < 0 || own.cfg >= grk_gemm_tma_configs() ||
+            own.splits < 1 || own.splits > 8) {
+            fprintf(stderr, "usage: gemm_tma_trace M N K ACT RESIDUAL CFG(0-%d) SPLITS(1-8)\n",
+                    grk_gemm_tma_configs() - 1);
+            return 2;
+        }
+        return run_shape(enc, own, flush, flush_bytes);
+    }
     int only = argc > 1 ? atoi(argv[1]) : -1;
     for (int i = 0; i < (int)(sizeof shapes / sizeof shapes[0]); i++)
         if (only < 0 || only == i)

@@ -130,7 +130,8 @@ ref_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, const grk_spans sp, 
     grk_pdl_release();
     const int z = blockIdx.z;
     const int lq = sp.qn[z];
-    if ((int)blockIdx.x * NW * QPW >= lq)
+    const int BQ = NW * QPW, q0 = blockIdx.x * BQ;
+    if (q0 >= lq)
         return;
     q = rows_from(q, sp.q0[z]);
     out = rows_from(out, sp.q0[z]);
@@ -138,13 +139,12 @@ ref_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat out, const grk_spans sp, 
     v = rows_from(v, sp.k0[z]);
     const int lk = valid_keys(sp.kn[z], lk_dev ? lk_dev + z : NULL);
     extern __shared__ float4 sm4[];
-    const int BQ = NW * QPW, dq = ref_dq(d), ks = ref_kstride(d);
+    const int dq = ref_dq(d), ks = ref_kstride(d);
     float *Qs = (float *)sm4;        /* [BQ][dq] */
     float *Ks = Qs + BQ * dq;        /* [BK][ks] */
     float *Vs = Ks + kRefBK * ks;    /* [BK][dq] */
     float *Ps = Vs + kRefBK * dq;    /* [warps][BK][QPW]: this tile's probabilities */
     const int h = blockIdx.y, kvh = h / group;
-    const int q0 = blockIdx.x * BQ;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int64_t qc = (int64_t)h * d, kc = (int64_t)kvh * d;
 
@@ -897,11 +897,11 @@ cudaError_t launch_ref_qpw(grk_mat q, grk_mat k, grk_mat v, grk_mat out, const g
     return cudaGetLastError();
 }
 
-/* Eight warps of four queries (two for short query sets, the DiT's 49):
- * fewer queries a warp than would share loads best, but eight warps a
- * block keep each scheduler issuing (H100, tf32 whole call: 13.8 ms with
- * 4 x 8, 14.6 with 8 x 4, 15.0 with 8 x 8, 16.3 with 4 x 2). */
-/* lq: the longest span's queries. */
+/* lq: the longest span's queries. Eight warps of four queries each (two
+ * for short query sets, the DiT's 49): fewer queries a warp than would
+ * share loads best, but eight warps a block keep each scheduler issuing
+ * (H100, tf32 whole call: 13.8 ms with 4 x 8, 14.6 with 8 x 4, 15.0 with
+ * 8 x 8, 16.3 with 4 x 2). */
 template <int DCH>
 cudaError_t launch_ref(grk_mat q, grk_mat k, grk_mat v, grk_mat out, const grk_spans &sp, int lq, const int *lk_dev,
                        int heads, int group, int d, int causal, float sl2, int vec, grk_stream s)
@@ -911,15 +911,12 @@ cudaError_t launch_ref(grk_mat q, grk_mat k, grk_mat v, grk_mat out, const grk_s
     return launch_ref_qpw<DCH, 4, kRefWarps>(q, k, v, out, sp, lq, lk_dev, heads, group, d, causal, sl2, vec, s);
 }
 
-/* float32 views whose rows the fp32 kernel can move as float4s. */
-bool ref_vec(const grk_mat &m, int d)
-{
-    return m.dt == GRK_F32 && ((uintptr_t)m.p % 16) == 0 && m.ld % 4 == 0 && d % 4 == 0;
-}
-
+/* Views whose head rows move in 16-byte pieces: a 16-byte aligned base,
+ * and a row stride and head width of whole 16-byte units of its type. */
 bool aligned16(const grk_mat &m, int64_t col_step)
 {
-    return ((uintptr_t)m.p % 16) == 0 && m.ld % 8 == 0 && col_step % 8 == 0;
+    const int64_t per = m.dt == GRK_F32 ? 4 : 8;
+    return ((uintptr_t)m.p % 16) == 0 && m.ld % per == 0 && col_step % per == 0;
 }
 
 /* The tensor-core path's arguments, before the block shape is chosen. */
@@ -984,7 +981,9 @@ extern "C" cudaError_t grk_attention(grk_mat q, grk_mat k, grk_mat v, grk_mat ou
             return launch_tc<__nv_bfloat16>(a, *spans, heads, c, num_sms, s);
         return launch_tc<__half>(a, *spans, heads, c, num_sms, s);
     }
-    const int vec = ref_vec(q, head_dim) && ref_vec(k, head_dim) && ref_vec(v, head_dim);
+    /* The fp32 kernel moves float32 rows as float4s; other types one value at a time. */
+    const int vec = q.dt == GRK_F32 && k.dt == GRK_F32 && v.dt == GRK_F32 && aligned16(q, head_dim) &&
+                    aligned16(k, head_dim) && aligned16(v, head_dim);
     const grk_spans &sp = *spans;
     switch ((head_dim + 31) / 32) {
     case 1: return launch_ref<1>(q, k, v, out, sp, lq, lk_dev, heads, group, head_dim, causal, sl2, vec, s);
