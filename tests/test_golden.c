@@ -230,6 +230,23 @@ static void check_bad_inputs(groot_model *m, const gr_st_file *cases)
     expect_invalid(m, &s, "state", "NaN in state");
     s.state = g.state;
 
+    /* A camera frame's bad value is found wherever it lies, and named by its index. */
+    const size_t npix = (size_t)s.num_views * 3 * dims.image_size * dims.image_size;
+    float *pix = malloc(npix * sizeof *pix);
+    memcpy(pix, g.in.pixel_values, npix * sizeof *pix);
+    s.pixel_values = pix;
+    const size_t at[3] = {0, npix / 2 + 1, npix - 1};
+    const float bad[3] = {INFINITY, NAN, -INFINITY};
+    for (int i = 0; i < 3; i++) {
+        char field[64];
+        snprintf(field, sizeof field, "pixel_values[%zu]", at[i]);
+        pix[at[i]] = bad[i];
+        expect_invalid(m, &s, field, "a non-finite pixel");
+        pix[at[i]] = g.in.pixel_values[at[i]];
+    }
+    s.pixel_values = g.in.pixel_values;
+    free(pix);
+
     s.embodiment_id = dims.num_embodiments;
     expect_invalid(m, &s, "embodiment_id", "embodiment id 32");
     s.embodiment_id = g.in.embodiment_id;

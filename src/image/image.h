@@ -26,7 +26,7 @@ groot_status gr_center_crop_box(int height, int width, double scale, int *top, i
  * planes, grown on demand and kept, so that repeated calls on frames of the
  * same size allocate nothing. Zero-initialize, or use gr_resizer_init. */
 typedef struct gr_resizer {
-    float *buf;       /* float input crop, then the width-resized plane */
+    float *buf;       /* float crop, the width-resized plane (twice), the final plane */
     size_t buf_cap;   /* in floats */
     float *weights;   /* both axes' weight tables */
     int *bounds;      /* per output index: first input index, count */
