@@ -125,6 +125,14 @@ static void axis_weights(int in, int out, int taps, float *w, int *bounds)
     }
 }
 
+#define TILE 32
+/* Threads pay from crops of about 360x360 up, and four are enough: a
+ * frame is about a millisecond of work, and waking more costs what they
+ * save (16-core GPU host, policy preprocessing of a 480x640 frame: 0.69-0.82
+ * ms with four, 0.97-1.23 with all sixteen; 1280x720 1.26-1.47 either way). */
+#define PARALLEL_PIXELS ((size_t)1 << 17)
+#define RESIZE_THREADS 4
+
 /* Where the compiler can target x86-64-v3 (AVX2 + FMA) a second copy of
  * the resize passes is built for it and picked at load time when the CPU
  * has it: fmaf becomes one instruction, eight lanes wide, where it was a
@@ -146,7 +154,7 @@ GR_RESIZE_CLONES
 static void pass_rows(const float *in, size_t len, int out_rows, const float *w, const int *bounds, int taps,
                       int par, float *out)
 {
-#pragma omp parallel for schedule(static) if (par)
+#pragma omp parallel for schedule(static) if (par) num_threads(RESIZE_THREADS)
     for (int i = 0; i < out_rows; i++) {
         const float *wi = w + (size_t)i * taps;
         const float *src = in + (size_t)bounds[2 * i] * len;
@@ -168,14 +176,11 @@ static void pass_rows(const float *in, size_t len, int out_rows, const float *w,
     }
 }
 
-#define TILE 32
-#define PARALLEL_PIXELS ((size_t)1 << 17)
-
 /* dst[x][y][c] = src[y][x][c] for a rows x cols image of 3 channels, in
  * tiles so that both sides stay in cache. */
 static void transpose3(const float *src, int rows, int cols, int par, float *dst)
 {
-#pragma omp parallel for schedule(static) if (par)
+#pragma omp parallel for schedule(static) if (par) num_threads(RESIZE_THREADS)
     for (int x0 = 0; x0 < cols; x0 += TILE)
         for (int y0 = 0; y0 < rows; y0 += TILE) {
             const int x1 = x0 + TILE < cols ? x0 + TILE : cols, y1 = y0 + TILE < rows ? y0 + TILE : rows;
@@ -196,7 +201,7 @@ static void crop_to_float(const uint8_t *in, int width, int top, int left, int c
     for (int v = 0; v < 256; v++)
         unit[v] = (float)v / 255.0f;
     if (!transposed) {
-#pragma omp parallel for schedule(static) if (par)
+#pragma omp parallel for schedule(static) if (par) num_threads(RESIZE_THREADS)
         for (int y = 0; y < crop_h; y++) {
             const uint8_t *row = in + ((size_t)(top + y) * width + left) * 3;
             float *d = dst + (size_t)y * crop_w * 3;
@@ -205,7 +210,7 @@ static void crop_to_float(const uint8_t *in, int width, int top, int left, int c
         }
         return;
     }
-#pragma omp parallel for schedule(static) if (par)
+#pragma omp parallel for schedule(static) if (par) num_threads(RESIZE_THREADS)
     for (int x0 = 0; x0 < crop_w; x0 += TILE) {
         const int x1 = x0 + TILE < crop_w ? x0 + TILE : crop_w;
         for (int y0 = 0; y0 < crop_h; y0 += TILE) {
@@ -271,8 +276,6 @@ groot_status gr_image_resize_window(gr_resizer *r, const uint8_t *in, int height
     if (do_h)
         axis_weights(crop_h, out_h, taps_h, wh, bh);
 
-    /* Threads pay from crops of about 360x360 up; below, waking them
-     * costs more than they save (a 224x224 frame: 0.26 ms on one). */
     const int par = (size_t)crop_h * crop_w >= PARALLEL_PIXELS;
     float *f0 = r->buf, *f1t = f0 + plane0, *f1 = f1t + plane1, *f2 = f1 + plane1;
     crop_to_float(in, width, top, left, crop_h, crop_w, do_w, par, f0);
