@@ -17,6 +17,7 @@
  */
 #include <limits.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,7 +127,8 @@ static void axis_weights(int in, int out, int taps, float *w, int *bounds)
 }
 
 #define TILE 32
-/* Threads pay from crops of about 360x360 up, and four are enough: a
+/* Threads pay from crops of about 360x360 up, and four (or fewer, as
+ * OpenMP allows) are enough: a
  * frame is about a millisecond of work, and waking more costs what they
  * save (16-core GPU host, policy preprocessing of a 480x640 frame: 0.69-0.82
  * ms with four, 0.97-1.23 with all sixteen; 1280x720 1.26-1.47 either way). */
@@ -136,9 +138,9 @@ static void axis_weights(int in, int out, int taps, float *w, int *bounds)
 /* Where the compiler can target x86-64-v3 (AVX2 + FMA) a second copy of
  * the resize passes is built for it and picked at load time when the CPU
  * has it: fmaf becomes one instruction, eight lanes wide, where it was a
- * library call per multiply-add (a 480x640 frame took 5.5 ms on the CI
- * machine). Each lane is one output value with its own sequential sum,
- * and a fused multiply-add is rounded once either way: the same bytes. */
+ * library call per multiply-add. Each lane is one output value with its
+ * own sequential sum, and a fused multiply-add is rounded once either
+ * way: the same bytes. */
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__FMA__) && !defined(__clang__)
 #define GR_RESIZE_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
@@ -152,9 +154,9 @@ static void axis_weights(int in, int out, int taps, float *w, int *bounds)
  * across independent values. */
 GR_RESIZE_CLONES
 static void pass_rows(const float *in, size_t len, int out_rows, const float *w, const int *bounds, int taps,
-                      int par, float *out)
+                      int threads, float *out)
 {
-#pragma omp parallel for schedule(static) if (par) num_threads(RESIZE_THREADS)
+#pragma omp parallel for schedule(static) if (threads > 1) num_threads(threads)
     for (int i = 0; i < out_rows; i++) {
         const float *wi = w + (size_t)i * taps;
         const float *src = in + (size_t)bounds[2 * i] * len;
@@ -178,9 +180,9 @@ static void pass_rows(const float *in, size_t len, int out_rows, const float *w,
 
 /* dst[x][y][c] = src[y][x][c] for a rows x cols image of 3 channels, in
  * tiles so that both sides stay in cache. */
-static void transpose3(const float *src, int rows, int cols, int par, float *dst)
+static void transpose3(const float *src, int rows, int cols, int threads, float *dst)
 {
-#pragma omp parallel for schedule(static) if (par) num_threads(RESIZE_THREADS)
+#pragma omp parallel for schedule(static) if (threads > 1) num_threads(threads)
     for (int x0 = 0; x0 < cols; x0 += TILE)
         for (int y0 = 0; y0 < rows; y0 += TILE) {
             const int x1 = x0 + TILE < cols ? x0 + TILE : cols, y1 = y0 + TILE < rows ? y0 + TILE : rows;
@@ -195,13 +197,13 @@ static void transpose3(const float *src, int rows, int cols, int par, float *dst
  * or (transposed) column-major; transposed, each thread writes whole
  * columns, contiguous, and reads the bytes in tiles. */
 static void crop_to_float(const uint8_t *in, int width, int top, int left, int crop_h, int crop_w, int transposed,
-                          int par, float *dst)
+                          int threads, float *dst)
 {
     float unit[256];
     for (int v = 0; v < 256; v++)
         unit[v] = (float)v / 255.0f;
     if (!transposed) {
-#pragma omp parallel for schedule(static) if (par) num_threads(RESIZE_THREADS)
+#pragma omp parallel for schedule(static) if (threads > 1) num_threads(threads)
         for (int y = 0; y < crop_h; y++) {
             const uint8_t *row = in + ((size_t)(top + y) * width + left) * 3;
             float *d = dst + (size_t)y * crop_w * 3;
@@ -210,7 +212,7 @@ static void crop_to_float(const uint8_t *in, int width, int top, int left, int c
         }
         return;
     }
-#pragma omp parallel for schedule(static) if (par) num_threads(RESIZE_THREADS)
+#pragma omp parallel for schedule(static) if (threads > 1) num_threads(threads)
     for (int x0 = 0; x0 < crop_w; x0 += TILE) {
         const int x1 = x0 + TILE < crop_w ? x0 + TILE : crop_w;
         for (int y0 = 0; y0 < crop_h; y0 += TILE) {
@@ -276,18 +278,19 @@ groot_status gr_image_resize_window(gr_resizer *r, const uint8_t *in, int height
     if (do_h)
         axis_weights(crop_h, out_h, taps_h, wh, bh);
 
-    const int par = (size_t)crop_h * crop_w >= PARALLEL_PIXELS;
+    const int most = omp_get_max_threads() < RESIZE_THREADS ? omp_get_max_threads() : RESIZE_THREADS;
+    const int threads = (size_t)crop_h * crop_w >= PARALLEL_PIXELS ? most : 1;
     float *f0 = r->buf, *f1t = f0 + plane0, *f1 = f1t + plane1, *f2 = f1 + plane1;
-    crop_to_float(in, width, top, left, crop_h, crop_w, do_w, par, f0);
+    crop_to_float(in, width, top, left, crop_h, crop_w, do_w, threads, f0);
     const float *cur = f0;
     if (do_w) {
         /* Columns of the crop are rows of f0: the width pass runs down them. */
-        pass_rows(f0, (size_t)crop_h * 3, out_w, ww, bw, taps_w, par, f1t);
-        transpose3(f1t, out_w, crop_h, par, f1);
+        pass_rows(f0, (size_t)crop_h * 3, out_w, ww, bw, taps_w, threads, f1t);
+        transpose3(f1t, out_w, crop_h, threads, f1);
         cur = f1;
     }
     if (do_h) {
-        pass_rows(cur, (size_t)out_w * 3, out_h, wh, bh, taps_h, par, f2);
+        pass_rows(cur, (size_t)out_w * 3, out_h, wh, bh, taps_h, threads, f2);
         cur = f2;
     }
     for (size_t k = 0; k < plane2; k++)
