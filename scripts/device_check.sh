@@ -11,8 +11,9 @@
 #      with cuBLASLt only (bf16_tma0), the Hopper GEMMs chosen by timing
 #      (bf16_tma1) and forced (bf16_tma2), without the L2 prefetch
 #      (bf16_pf0), without programmatic edges into cuBLASLt's GEMMs
-#      (bf16_gpdl0), and throughput of the whole call
-#      at B = 1, 4, 8, 16 (bf16).
+#      (bf16_gpdl0), throughput of the whole call at B = 1, 4, 8, 16
+#      (bf16), and the whole policy call (camera preprocessing included) with
+#      224x224 and 480x640 frames.
 # Logs and JSON land in /tmp/groot-out; where $OUT is set (the device tool
 # brings back only a few files), they are packed into $OUT/device_logs.tgz
 # beside summary.txt and bench_table.txt. A short table is printed last.
@@ -172,6 +173,11 @@ for b in 1 4 8 16; do
   "$G" bench --model $m3b --device cuda --precision bf16 --component all --batch $b --views 1 \
     --iters 30 --warmup 3 --json >"$OUT/throughput_b$b.jsonl" 2>"$OUT/throughput_b$b.err"
 done
+# The whole policy call (camera frame cropped and resized on the host, tokenizer,
+# transforms, the network), with the model's own frame size and a VGA camera's.
+for hw in "224 224" "480 640"; do
+  "$B/tests/bench_policy" $m3b cuda bf16 $hw 30 >"$OUT/policy_${hw/ /x}.txt" 2>&1
+done
 python3 - "$OUT" <<'EOF' | tee "$OUT/bench_table.txt"
 import json, sys, glob, os
 out = sys.argv[1]
@@ -201,6 +207,11 @@ for b in [1, 4, 8, 16]:
             print("throughput bf16 B=%-3d %9.3f ms/call %9.1f samples/s %10.1f actions/s  gpu mem %s MiB" %
                   (b, ms, 1000.0 / ms * b, 1000.0 / ms * b * 16, r.get("memory_mib", "?")))
 EOF
+for hw in 224x224 480x640; do
+  awk -v hw=$hw '$1 == "call" {c = $2} $1 == "preprocess" {p = $2} $1 == "network" {n = $2}
+    END {if (c) printf "policy call bf16 %-8s %9.3f ms/call (preprocess %.3f, network %.3f)\n", hw, c, p, n}' \
+    "$OUT/policy_$hw.txt" | tee -a "$OUT/bench_table.txt"
+done
 echo
 echo "== summary ($card)"
 printf '%s\n' "${summary[@]}"
