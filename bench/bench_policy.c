@@ -7,8 +7,10 @@
  * network (groot_forward's own total: upload, network, download) and
  * postprocess (unnormalize, split per key).
  *
- *   bench_policy MODEL_DIR [DEVICE cpu] [PRECISION fp32] [H 480] [W 640] [ITERS 50]
+ *   bench_policy MODEL_DIR [DEVICE cpu] [PRECISION fp32] [H 480] [W 640] [ITERS 50] [BATCH 0]
  *
+ * BATCH 0 sends one unbatched observation; B >= 1 a batched one of B
+ * samples (the same frame, state and instruction in each).
  * MODEL_DIR: a checkpoint with metadata for fourier_gr1_arms_only / gr1
  * (groot synth makes one).
  */
@@ -42,15 +44,17 @@ static void print_row(const char *name, double *v, int n)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s MODEL_DIR [DEVICE cpu] [PRECISION fp32] [H 480] [W 640] [ITERS 50]\n", argv[0]);
+        fprintf(stderr, "usage: %s MODEL_DIR [DEVICE cpu] [PRECISION fp32] [H 480] [W 640] [ITERS 50] [BATCH 0]\n",
+                argv[0]);
         return 2;
     }
     const int H = argc > 4 ? atoi(argv[4]) : 480, W = argc > 5 ? atoi(argv[5]) : 640;
-    const int iters = argc > 6 ? atoi(argv[6]) : 50;
-    if (H < 1 || W < 1 || H > 8192 || W > 8192 || iters < 1 || iters > 100000) {
-        fprintf(stderr, "H and W must be 1..8192, ITERS 1..100000\n");
+    const int iters = argc > 6 ? atoi(argv[6]) : 50, batch = argc > 7 ? atoi(argv[7]) : 0;
+    if (H < 1 || W < 1 || H > 8192 || W > 8192 || iters < 1 || iters > 100000 || batch < 0 || batch > 64) {
+        fprintf(stderr, "H and W must be 1..8192, ITERS 1..100000, BATCH 0..64\n");
         return 2;
     }
+    const int B = batch ? batch : 1;
     groot_policy_options o;
     groot_policy_options_init(&o);
     o.model.device = argc > 2 ? argv[2] : "cpu";
@@ -63,24 +67,42 @@ int main(int argc, char **argv)
         groot_policy_close(p);
         return 1;
     }
-    uint8_t *frame = malloc((size_t)H * W * 3);
+    uint8_t *frame = malloc((size_t)B * H * W * 3);
+    double *arm = malloc((size_t)B * 7 * sizeof *arm), *hand = malloc((size_t)B * 6 * sizeof *hand);
     double *t[5];
     for (int i = 0; i < 5; i++)
         t[i] = malloc((size_t)iters * sizeof(double));
-    if (!frame || !t[0] || !t[1] || !t[2] || !t[3] || !t[4]) {
+    if (!frame || !arm || !hand || !t[0] || !t[1] || !t[2] || !t[3] || !t[4]) {
         fprintf(stderr, "out of memory\n");
         return 1;
     }
     for (size_t i = 0; i < (size_t)H * W * 3; i++)
         frame[i] = (uint8_t)(i * 7 % 251);
-    double arm[7] = {0.1, -0.2, 0.3, -0.4, 0.5, -0.1, 0.2}, hand[6] = {0, 0.1, 0.2, 0.3, 0.4, 0.5};
-    groot_array arrays[5] = {{"video.ego_view", GROOT_U8, 4, {1, H, W, 3}, frame},
-                             {"state.left_arm", GROOT_F64, 2, {1, 7}, arm},
-                             {"state.right_arm", GROOT_F64, 2, {1, 7}, arm},
-                             {"state.left_hand", GROOT_F64, 2, {1, 6}, hand},
-                             {"state.right_hand", GROOT_F64, 2, {1, 6}, hand}};
-    const char *instr[1] = {"pick up the red apple from the table and place it in the basket"};
-    groot_observation obs = {.arrays = arrays, .num_arrays = 5, .instructions = instr};
+    for (int b = 1; b < B; b++)
+        memcpy(frame + (size_t)b * H * W * 3, frame, (size_t)H * W * 3);
+    for (int b = 0; b < B; b++) {
+        const double a[7] = {0.1, -0.2, 0.3, -0.4, 0.5, -0.1, 0.2}, h[6] = {0, 0.1, 0.2, 0.3, 0.4, 0.5};
+        memcpy(arm + 7 * b, a, sizeof a);
+        memcpy(hand + 6 * b, h, sizeof h);
+    }
+    /* Unbatched: [1,H,W,3] and [1,d]; batched: a leading B on each. */
+    const int lead = batch ? 1 : 0;
+    groot_array arrays[5] = {{"video.ego_view", GROOT_U8, 4 + lead, {0}, frame},
+                             {"state.left_arm", GROOT_F64, 2 + lead, {0}, arm},
+                             {"state.right_arm", GROOT_F64, 2 + lead, {0}, arm},
+                             {"state.left_hand", GROOT_F64, 2 + lead, {0}, hand},
+                             {"state.right_hand", GROOT_F64, 2 + lead, {0}, hand}};
+    const int64_t dims[5][4] = {{1, H, W, 3}, {1, 7}, {1, 7}, {1, 6}, {1, 6}};
+    for (int k = 0; k < 5; k++) {
+        if (batch)
+            arrays[k].shape[0] = B;
+        for (int d = 0; d < arrays[k].ndim - lead; d++)
+            arrays[k].shape[lead + d] = dims[k][d];
+    }
+    const char *instr[64];
+    for (int b = 0; b < B; b++)
+        instr[b] = "pick up the red apple from the table and place it in the basket";
+    groot_observation obs = {.arrays = arrays, .num_arrays = 5, .instructions = instr, .batch = batch};
     int rc = 0;
     for (int i = -3; i < iters && !rc; i++) { /* three calls first: tuning and capture */
         const double a = now_ms();
@@ -101,7 +123,8 @@ int main(int argc, char **argv)
         }
     }
     if (!rc) {
-        printf("policy call, %s %s, %dx%d frame, %d calls (ms)\n", o.model.device, o.model.precision, H, W, iters);
+        printf("policy call, %s %s, %dx%d frame, batch %d, %d calls (ms)\n", o.model.device, o.model.precision, H, W,
+               batch, iters);
         printf("%-12s %10s %10s %10s\n", "part", "median", "min", "p90");
         print_row("call", t[0], iters);
         print_row("preprocess", t[1], iters);
@@ -110,6 +133,8 @@ int main(int argc, char **argv)
         print_row("postprocess", t[3], iters);
     }
     free(frame);
+    free(arm);
+    free(hand);
     for (int i = 0; i < 5; i++)
         free(t[i]);
     groot_policy_close(p);

@@ -92,10 +92,10 @@ static void write_metadata(const char *dir, int drop_std)
     tu_write_file(NULL, path, buf);
 }
 
-/* A data config with crop scale 1.0 (the 224x224 golden frames pass through
- * unchanged), V views, the 44-dim state normalized mean_std and the 32-dim
- * action min_max. */
-static void write_data_config(const char *path, int views)
+/* A data config with crop scale `crop` (1.0: the 224x224 golden frames pass
+ * through unchanged), V views, the 44-dim state normalized mean_std and the
+ * 32-dim action min_max. */
+static void write_data_config(const char *path, int views, const char *crop)
 {
     char buf[4096];
     snprintf(buf, sizeof buf,
@@ -103,7 +103,7 @@ static void write_data_config(const char *path, int views)
              "\"action_keys\":[\"action.all\"],\"language_keys\":[\"annotation.human.task_description\"],"
              "\"observation_indices\":[0],\"action_indices\":[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15],"
              "\"transforms\":["
-             "{\"transform\":\"VideoCrop\",\"apply_to\":[\"video.front\"%s],\"scale\":1.0},"
+             "{\"transform\":\"VideoCrop\",\"apply_to\":[\"video.front\"%s],\"scale\":%s},"
              "{\"transform\":\"VideoResize\",\"apply_to\":[\"video.front\"%s],\"height\":224,\"width\":224,"
              "\"interpolation\":\"linear\"},"
              "{\"transform\":\"StateActionTransform\",\"apply_to\":[\"state.joints\"],"
@@ -114,7 +114,7 @@ static void write_data_config(const char *path, int views)
              "\"state_concat_order\":[\"state.joints\"],\"action_concat_order\":[\"action.all\"]},"
              "{\"transform\":\"GR00TTransform\",\"state_horizon\":1,\"action_horizon\":16,"
              "\"max_state_dim\":64,\"max_action_dim\":32}]}",
-             views > 1 ? ",\"video.side\"" : "", views > 1 ? ",\"video.side\"" : "",
+             views > 1 ? ",\"video.side\"" : "", views > 1 ? ",\"video.side\"" : "", crop,
              views > 1 ? ",\"video.side\"" : "", views > 1 ? ",\"video.side\"" : "");
     tu_write_file(NULL, path, buf);
 }
@@ -200,6 +200,70 @@ static double run_case(const char *ckpt, const char *cfg, const char *tag, const
     }
     groot_policy_close(p);
     return err;
+}
+
+/* A batch of three (b.0, b.1, b.0 again; two views each) in one call: its
+ * frames are prepared side by side, and each sample's actions must be its
+ * own - b.0's the golden's, b.1's those of b.1 alone. */
+static void batch_matches_single(const char *ckpt, const char *cfg2, const gr_st_file *gf, const char *text0,
+                                 const char *text1)
+{
+    enum { B = 3, V = 2 };
+    const size_t frame = 224 * 224 * 3, act = HORIZON * ACTION_DIM;
+    e2e_inputs in[2];
+    build_inputs(gf, "b", 0, V, &in[0]);
+    build_inputs(gf, "b", 1, V, &in[1]);
+    const int pick[B] = {0, 1, 0};
+    uint8_t *video[V];
+    double state[B * STATE_DIM];
+    float noise[B * HORIZON * ACTION_DIM];
+    const char *instr[B];
+    for (int v = 0; v < V; v++)
+        video[v] = malloc(B * frame);
+    for (int b = 0; b < B; b++) {
+        const e2e_inputs *x = &in[pick[b]];
+        for (int v = 0; v < V; v++)
+            memcpy(video[v] + b * frame, x->arrays[v].data, frame);
+        memcpy(state + b * STATE_DIM, x->state, sizeof x->state);
+        memcpy(noise + b * act, x->noise, sizeof x->noise);
+        instr[b] = pick[b] ? text1 : text0;
+    }
+    groot_array arrays[3] = {{"video.front", GROOT_U8, 5, {B, 1, 224, 224, 3}, video[0]},
+                             {"video.side", GROOT_U8, 5, {B, 1, 224, 224, 3}, video[1]},
+                             {"state.joints", GROOT_F64, 3, {B, 1, STATE_DIM}, state}};
+    groot_policy *p = NULL;
+    groot_status st = open_policy(ckpt, cfg2, "new_embodiment", &p);
+    CHECK(st == GROOT_OK, "open policy: %s", groot_errmsg(p));
+    float single[HORIZON * ACTION_DIM];
+    if (st == GROOT_OK) {
+        /* b.1 alone first */
+        const char *one[1] = {text1};
+        groot_observation obs1 = {.arrays = in[1].arrays, .num_arrays = in[1].num_arrays, .instructions = one,
+                                  .init_noise = in[1].noise};
+        const groot_array *acts;
+        int n;
+        st = groot_policy_get_action(p, &obs1, &acts, &n);
+        CHECK(st == GROOT_OK, "b.1 alone: %s", groot_errmsg(p));
+        if (st == GROOT_OK)
+            memcpy(single, acts[0].data, sizeof single);
+        groot_observation obs = {.arrays = arrays, .num_arrays = 3, .instructions = instr, .batch = B,
+                                 .init_noise = noise};
+        st = groot_policy_get_action(p, &obs, &acts, &n);
+        CHECK(st == GROOT_OK, "batch of %d: %s", B, groot_errmsg(p));
+        if (st == GROOT_OK) {
+            CHECK(n == 1 && acts[0].ndim == 3 && acts[0].shape[0] == B, "batched action arrays");
+            const float *a = acts[0].data;
+            const double e0 = tu_rel_err(a, in[0].expect, act), e1 = tu_rel_err(a + act, single, act),
+                         e2 = tu_rel_err(a + 2 * act, in[0].expect, act);
+            printf("policy batch of 3: b.0 vs golden %.3e, b.1 vs b.1 alone %.3e, b.0 again vs golden %.3e\n", e0,
+                   e1, e2);
+            CHECK(e0 <= 1e-4 && e2 <= 1e-4, "batched b.0 against the golden: %.3e, %.3e", e0, e2);
+            CHECK(e1 <= 1e-5, "batched b.1 against b.1 alone: %.3e", e1);
+        }
+    }
+    groot_policy_close(p);
+    for (int v = 0; v < V; v++)
+        free(video[v]);
 }
 
 /* groot_policy_warmup with prompts padded to buckets of 16 (its five-bucket
@@ -332,6 +396,29 @@ static void bad_inputs(const char *ckpt, const char *cfg1, const gr_st_file *gf,
     groot_policy_close(p);
 }
 
+/* Frames a 0.95 crop leaves nothing of (1x1), in a batch of three prepared
+ * side by side: the call fails naming the key and the first sample. */
+static void batch_frame_error(const char *dir, const char *instruction)
+{
+    char cfg[4096];
+    snprintf(cfg, sizeof cfg, "%s/cropped.json", dir);
+    write_data_config(cfg, 1, "0.95");
+    groot_policy *p = NULL;
+    groot_status st = open_policy(dir, cfg, "gr1", &p);
+    CHECK(st == GROOT_OK, "open policy with a 0.95 crop: %s", groot_errmsg(p));
+    if (st == GROOT_OK) {
+        uint8_t px[3 * 3] = {0};
+        double state[3 * STATE_DIM] = {0};
+        const char *instr[3] = {instruction, instruction, instruction};
+        groot_array arrays[2] = {{"video.front", GROOT_U8, 5, {3, 1, 1, 1, 3}, px},
+                                 {"state.joints", GROOT_F64, 3, {3, 1, STATE_DIM}, state}};
+        groot_observation obs = {.arrays = arrays, .num_arrays = 2, .instructions = instr, .batch = 3};
+        expect_error(p, &obs, "'video.front' of sample 0", "1x1 frames under a 0.95 crop");
+        printf("1x1 frames in a batch -> %s\n", groot_errmsg(p));
+    }
+    groot_policy_close(p);
+}
+
 int main(void)
 {
     const char *dir = tu_tmpdir();
@@ -344,8 +431,8 @@ int main(void)
     char cfg1[4096], cfg2[4096];
     snprintf(cfg1, sizeof cfg1, "%s/one_view.json", dir);
     snprintf(cfg2, sizeof cfg2, "%s/two_views.json", dir);
-    write_data_config(cfg1, 1);
-    write_data_config(cfg2, 2);
+    write_data_config(cfg1, 1, "1.0");
+    write_data_config(cfg2, 2, "1.0");
 
     gr_st_file *gf = NULL;
     gr_error err;
@@ -366,6 +453,8 @@ int main(void)
     CHECK(eb0 <= 1e-4, "b.0 %.3e", eb0);
     CHECK(eb1 <= 1e-4, "b.1 %.3e", eb1);
 
+    batch_matches_single(dir, cfg2, gf, text_b0, text_b1);
+    batch_frame_error(dir, text_a);
     bad_inputs(dir, cfg1, gf, text_a);
     warmup_keeps_results(dir, cfg1, gf, text_a);
 

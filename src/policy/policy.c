@@ -15,6 +15,7 @@
  * new frame size arrives, so a steady stream of calls allocates nothing.
  */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,9 @@
 #ifndef GROOT_ASSETS_DIR
 #define GROOT_ASSETS_DIR "assets"
 #endif
+
+/* At most this many threads prepare a batch's camera frames at once. */
+#define FRAME_THREADS 8
 
 /* Per-sample inputs the network needs, grown on demand. */
 typedef struct policy_sample_bufs {
@@ -55,8 +59,10 @@ struct groot_policy {
     gr_transform_plan *plan;
     int embodiment_id;
     gr_noise_rng rng;
-    gr_resizer resizer;
-    uint8_t *frame; /* one resized frame [S, S, 3] */
+    /* One resizer and resized frame [S, S, 3] per thread that prepares
+     * frames (a batch's frames are prepared side by side). */
+    gr_resizer resizers[FRAME_THREADS];
+    uint8_t *frames[FRAME_THREADS];
 
     int num_state_keys, num_action_keys;
     double *state_row;      /* concatenated raw state values of one sample */
@@ -191,13 +197,15 @@ static groot_status alloc_fixed(groot_policy *p)
     for (int i = 0; i < p->num_state_keys; i++)
         raw_state += gr_plan_raw_dim(p->plan, GR_SIDE_STATE, i);
     size_t S = (size_t)p->dims.image_size;
-    p->frame = malloc(S * S * 3);
+    int frames_ok = 1;
+    for (int t = 0; t < FRAME_THREADS; t++)
+        frames_ok &= (p->frames[t] = malloc(S * S * 3)) != NULL;
     p->state_row = calloc((size_t)raw_state + 1, sizeof(double));
     p->state_in = calloc((size_t)p->num_state_keys + 1, sizeof *p->state_in);
     p->actions = calloc((size_t)p->num_action_keys + 1, sizeof *p->actions);
     p->action_names = calloc((size_t)p->num_action_keys + 1, sizeof *p->action_names);
     p->inverse_out = calloc((size_t)p->num_action_keys + 1, sizeof *p->inverse_out);
-    if (!p->frame || !p->state_row || !p->state_in || !p->actions || !p->action_names || !p->inverse_out)
+    if (!frames_ok || !p->state_row || !p->state_in || !p->actions || !p->action_names || !p->inverse_out)
         return gr_fail(&p->base.err, GROOT_ERR_NOMEM, "out of memory");
     double *row = p->state_row;
     for (int i = 0; i < p->num_state_keys; i++) {
@@ -220,7 +228,8 @@ groot_status groot_policy_open(const char *checkpoint_dir, const groot_policy_op
     if (!p)
         return GROOT_ERR_NOMEM;
     gr_handle_init(&p->base);
-    gr_resizer_init(&p->resizer);
+    for (int t = 0; t < FRAME_THREADS; t++)
+        gr_resizer_init(&p->resizers[t]);
     groot_policy_options defaults;
     if (!opts) {
         groot_policy_options_init(&defaults);
@@ -294,7 +303,10 @@ void groot_policy_close(groot_policy *p)
     gr_transform_plan_free(p->plan);
     gr_metadata_free(p->md);
     gr_data_config_free(p->cfg);
-    gr_resizer_free(&p->resizer);
+    for (int t = 0; t < FRAME_THREADS; t++) {
+        gr_resizer_free(&p->resizers[t]);
+        free(p->frames[t]);
+    }
     free_samples(p);
     if (p->action_names)
         for (int i = 0; i < p->num_action_keys; i++)
@@ -303,7 +315,6 @@ void groot_policy_close(groot_policy *p)
     free(p->actions);
     free(p->action_data);
     free(p->inverse_out);
-    free(p->frame);
     free(p->state_row);
     free(p->state_in);
     free(p->modality_json);
@@ -392,12 +403,10 @@ static groot_status check_keys(groot_policy *p, const groot_observation *obs)
     return GROOT_OK;
 }
 
-/* Camera frames of sample b into its pixel buffer, in video concat order. */
-static groot_status prepare_video(groot_policy *p, const groot_observation *obs, int batched, int b)
+/* Every video key present as one uint8 RGB frame per sample. */
+static groot_status check_video(groot_policy *p, const groot_observation *obs, int batched)
 {
     const gr_data_config *c = p->cfg;
-    int S = p->dims.image_size;
-    float *pix = p->samples[b].pixels;
     char shp[128];
     for (int v = 0; v < c->video_order.count; v++) {
         const char *key = c->video_order.items[v];
@@ -415,17 +424,57 @@ static groot_status prepare_video(groot_policy *p, const groot_observation *obs,
             return gr_fail(&p->base.err, GROOT_ERR_INVALID_ARG,
                            "'%s' has shape %s; expected %s[1,H,W,3] (one RGB frame)", key, shp,
                            batched ? "[B," : "");
-        int vi = gr_strlist_find(&c->video_keys, key);
-        const gr_video_prep *prep = &c->video[vi];
-        int H = (int)a->shape[lead + 1], W = (int)a->shape[lead + 2];
-        const uint8_t *frame = (const uint8_t *)a->data + (size_t)b * H * W * 3;
-        groot_status st = gr_image_crop_resize(&p->resizer, frame, H, W, prep->crop_scale, S, S, p->frame,
-                                               &p->base.err);
-        if (st != GROOT_OK)
-            return gr_error_prefix(&p->base.err, "'%s'", key);
-        gr_image_to_pixels(p->frame, S, S, pix + (size_t)v * 3 * S * S);
     }
     return GROOT_OK;
+}
+
+/* View v of sample b (checked by check_video), cropped, resized and
+ * normalized into the sample's pixels (in video concat order) with thread
+ * slot t's buffers. */
+static groot_status prepare_frame(groot_policy *p, const groot_observation *obs, int batched, int b, int v, int t,
+                                  gr_error *err)
+{
+    const gr_data_config *c = p->cfg;
+    const int S = p->dims.image_size, lead = batched ? 1 : 0;
+    const char *key = c->video_order.items[v];
+    const groot_array *a = find_array(obs, key);
+    const gr_video_prep *prep = &c->video[gr_strlist_find(&c->video_keys, key)];
+    const int H = (int)a->shape[lead + 1], W = (int)a->shape[lead + 2];
+    const uint8_t *frame = (const uint8_t *)a->data + (size_t)b * H * W * 3;
+    groot_status st = gr_image_crop_resize(&p->resizers[t], frame, H, W, prep->crop_scale, S, S, p->frames[t], err);
+    if (st != GROOT_OK)
+        return batched ? gr_error_prefix(err, "'%s' of sample %d", key, b) : gr_error_prefix(err, "'%s'", key);
+    gr_image_to_pixels(p->frames[t], S, S, p->samples[b].pixels + (size_t)v * 3 * S * S);
+    return GROOT_OK;
+}
+
+/* Every sample's views. Alone, a frame runs on one thread (the resize
+ * spreads a large one over a few); a batch's frames run side by side,
+ * each on its own, and the first failure in order is the one reported. */
+static groot_status prepare_frames(groot_policy *p, const groot_observation *obs, int batched, int B)
+{
+    const int V = p->cfg->video_order.count, jobs = B * V;
+    int threads = omp_get_max_threads() < FRAME_THREADS ? omp_get_max_threads() : FRAME_THREADS;
+    threads = jobs < threads ? jobs : threads;
+    if (threads <= 1) {
+        for (int j = 0; j < jobs; j++)
+            GR_TRY(prepare_frame(p, obs, batched, j / V, j % V, 0, &p->base.err));
+        return GROOT_OK;
+    }
+    int first_bad = jobs;
+#pragma omp parallel for num_threads(threads) schedule(dynamic)
+    for (int j = 0; j < jobs; j++) {
+        gr_error e;
+        gr_error_clear(&e);
+        if (prepare_frame(p, obs, batched, j / V, j % V, omp_get_thread_num(), &e) != GROOT_OK) {
+#pragma omp critical(policy_frame_error)
+            if (j < first_bad) {
+                first_bad = j;
+                p->base.err = e;
+            }
+        }
+    }
+    return first_bad < jobs ? p->base.err.status : GROOT_OK;
 }
 
 /* Raw state of sample b, normalized and padded into its state buffer. */
@@ -568,9 +617,9 @@ groot_status groot_policy_get_action(groot_policy *p, const groot_observation *o
                        p->cfg->language_keys.items[0]);
     if ((st = ensure_samples(p, B, V)) != GROOT_OK)
         return st;
+    if ((st = check_video(p, obs, batched)) != GROOT_OK || (st = prepare_frames(p, obs, batched, B)) != GROOT_OK)
+        return st;
     for (int b = 0; b < B; b++) {
-        if ((st = prepare_video(p, obs, batched, b)) != GROOT_OK)
-            return st;
         if ((st = prepare_state(p, obs, batched, b)) != GROOT_OK)
             return st;
         if ((st = prepare_prompt(p, obs->instructions[b], V, b)) != GROOT_OK)
