@@ -125,22 +125,15 @@ groot_status gr_action_precompute(gr_backend *be, const gr_model_config *cfg, co
     memset(c, 0, sizeof *c);
     GR_TRY(gr_dit_precompute(be, cfg, p, steps, w, &c->dit));
     GR_TRY(be->ops->alloc(be, &c->tau_bias, (int64_t)ac->num_embodiments * steps, E, GR_F32));
-    gr_tensor fold_b = {0};
+    gr_tensor fold_b = {0}, tau = {0};
+    float *host = NULL;
     groot_status st = fold_action_input(be, ac, p, w, c, &fold_b);
-    if (st) {
-        be->ops->free(be, &fold_b);
-        return st;
-    }
-
-    float *host = malloc((size_t)(steps * E) * sizeof(float));
-    if (!host) {
-        be->ops->free(be, &fold_b);
-        return gr_fail(&be->err, GROOT_ERR_NOMEM, "action encoder timestep encodings for %d steps", steps);
-    }
-    for (int k = 0; k < steps; k++)
+    if (!st && !(host = malloc((size_t)(steps * E) * sizeof(float))))
+        st = gr_fail(&be->err, GROOT_ERR_NOMEM, "action encoder timestep encodings for %d steps", steps);
+    for (int k = 0; k < steps && !st; k++)
         gr_action_tau(gr_dit_timestep(k, steps, ac->timestep_buckets), (int)E, host + k * E);
-    gr_tensor tau = {0};
-    st = be->ops->alloc(be, &tau, steps, E, p->act);
+    if (!st)
+        st = be->ops->alloc(be, &tau, steps, E, p->act);
     if (!st)
         st = be->ops->upload(be, &tau, host, GR_F32);
     for (int cat = 0; cat < ac->num_embodiments && !st; cat++) {
