@@ -85,11 +85,23 @@ typedef struct groot_model_dims {
 
 groot_status groot_model_get_dims(groot_model *model, groot_model_dims *dims);
 
+/* A camera frame the engine crops and resizes itself, on the model's device:
+ * the window (crop_top, crop_left, crop_height, crop_width) of an RGB image
+ * is resized to image_size x image_size (SPEC.md section 3: antialiased
+ * bilinear, truncated to uint8) and normalized as pixel_values are. The
+ * same bytes as the host path (the policy's preprocessing before). */
+typedef struct groot_frame {
+    const uint8_t *rgb; /* [height, width, 3], row-major */
+    int height, width;  /* 1 .. 16384 each */
+    int crop_top, crop_left, crop_height, crop_width;
+} groot_frame;
+
 /* One sample, already tokenized and preprocessed (what the network sees). */
 typedef struct groot_sample {
     const int32_t *input_ids; /* [seq_len]; exactly num_views*tokens_per_image image tokens */
     int seq_len;
     const float *pixel_values; /* [num_views, 3, image_size, image_size], normalized */
+    const groot_frame *frames; /* or [num_views] camera frames: exactly one of the two is set */
     int num_views;
     const float *state;        /* [max_state_dim], normalized, zero-padded */
     int embodiment_id;         /* 0 .. num_embodiments-1 */

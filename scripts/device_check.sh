@@ -79,6 +79,8 @@ figures "$OUT/bucket.log"
 [ -f /tmp/groot-tiny/config.json ] || "$G" synth --preset tiny --seed 1 --out /tmp/groot-tiny >/dev/null 2>&1
 "$B/tests/check_device" warmup /tmp/groot-tiny >"$OUT/warmup.log" 2>&1
 add "policy warm-up (first calls replay)" "$([ $? = 0 ] && echo PASS || echo FAIL)"
+"$B/tests/test_policy_e2e" cuda >"$OUT/policy_e2e_cuda.log" 2>&1
+add "policy goldens, cuda fp32 (frames on the GPU)" "$([ $? = 0 ] && echo PASS || echo FAIL)"
 
 step "2. compute-sanitizer"
 for tool in memcheck racecheck; do

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "groot.h"
+#include "image/image.h"
 #include "io/safetensors.h"
 #include "test_util.h"
 
@@ -333,6 +334,98 @@ static void check_missing_tensor(const groot_model_options *opts)
     }
 }
 
+/* Camera frames given as such (groot_frame): the network must see the
+ * pixels the host's crop + resize + normalization make, so every output
+ * equals the pixel_values path's bit for bit, alone and beside a sample
+ * given as pixels; bad frames are refused naming the sample and view. */
+static void check_frame_inputs(groot_model *m, const gr_st_file *cases)
+{
+    groot_model_dims dims;
+    CHECK(groot_model_get_dims(m, &dims) == GROOT_OK, "get_dims: %s", groot_errmsg(m));
+    golden g;
+    golden_load(cases, "a", 0, &g);
+    const int V = g.in.num_views, S = dims.image_size;
+    CHECK(V >= 1 && V <= 4, "golden a has %d views", V);
+    groot_frame fr[4];
+    uint8_t *rgb[4], *resized = malloc((size_t)S * S * 3);
+    float *pix = malloc((size_t)V * 3 * S * S * sizeof *pix);
+    gr_resizer r;
+    gr_resizer_init(&r);
+    gr_error err;
+    uint32_t x = 12345;
+    for (int v = 0; v < V; v++) {
+        const int H = 90 + 61 * v, W = 120 + 37 * v;
+        rgb[v] = malloc((size_t)H * W * 3);
+        for (size_t k = 0; k < (size_t)H * W * 3; k++)
+            rgb[v][k] = (uint8_t)((x = x * 1664525u + 1013904223u) >> 24);
+        fr[v] = (groot_frame){.rgb = rgb[v], .height = H, .width = W};
+        CHECK(gr_center_crop_box(H, W, 0.95, &fr[v].crop_top, &fr[v].crop_left, &fr[v].crop_height,
+                                 &fr[v].crop_width, &err) == GROOT_OK, "crop box: %s", err.msg);
+        CHECK(gr_image_resize_window(&r, rgb[v], H, W, fr[v].crop_top, fr[v].crop_left, fr[v].crop_height,
+                                     fr[v].crop_width, S, S, resized, &err) == GROOT_OK, "resize: %s", err.msg);
+        gr_image_to_pixels(resized, S, S, pix + (size_t)v * 3 * S * S);
+    }
+    groot_sample as_pixels = g.in, as_frames = g.in;
+    as_pixels.pixel_values = pix;
+    as_frames.pixel_values = NULL;
+    as_frames.frames = fr;
+    outputs want, got[2];
+    outputs_make(&g, &want);
+    outputs_make(&g, &got[0]);
+    outputs_make(&g, &got[1]);
+    CHECK(groot_forward(m, &as_pixels, 1, &want.out, NULL) == GROOT_OK, "pixels: %s", groot_errmsg(m));
+    CHECK(groot_forward(m, &as_frames, 1, &got[0].out, NULL) == GROOT_OK, "frames: %s", groot_errmsg(m));
+    /* In a batch the GEMMs run over both samples' rows, so the reference
+     * for the second sample is the same batch given as pixels. */
+    outputs scratch, want_batch;
+    outputs_make(&g, &scratch);
+    outputs_make(&g, &want_batch);
+    groot_sample two_pixels[2] = {as_pixels, as_pixels}, mixed[2] = {as_pixels, as_frames};
+    groot_sample_out two_out[2] = {scratch.out, want_batch.out}, mixed_out[2] = {scratch.out, got[1].out};
+    CHECK(groot_forward(m, two_pixels, 2, two_out, NULL) == GROOT_OK, "batch of pixels: %s", groot_errmsg(m));
+    CHECK(groot_forward(m, mixed, 2, mixed_out, NULL) == GROOT_OK, "mixed batch: %s", groot_errmsg(m));
+    for (int c = 0; c < 2; c++)
+        for (int k = 0; k < O_COUNT; k++)
+            CHECK(memcmp(got[c].buf[k], (c ? want_batch : want).buf[k], g.len[k] * sizeof(float)) == 0,
+                  "frames %s: %s differs from the pixel_values path", c ? "beside pixels in a batch" : "alone",
+                  out_names[k]);
+    printf("frames in place of pixel_values: every output equal (alone and in a mixed batch of 2)\n");
+
+    expect_invalid(m, &(groot_sample){0}, "input_ids", "an empty sample");
+    groot_sample s = as_frames;
+    s.pixel_values = pix;
+    expect_invalid(m, &s, "frames are both set", "pixel_values and frames both set");
+    s.pixel_values = NULL;
+    s.frames = NULL;
+    expect_invalid(m, &s, "pixel_values is NULL", "neither pixel_values nor frames");
+    groot_frame bad[4];
+    memcpy(bad, fr, sizeof bad);
+    s.frames = bad;
+    bad[V - 1].rgb = NULL;
+    expect_invalid(m, &s, "rgb is NULL", "a frame without pixels");
+    bad[V - 1] = fr[V - 1];
+    bad[V - 1].crop_left = bad[V - 1].width - bad[V - 1].crop_width + 1;
+    expect_invalid(m, &s, "crop window", "a crop window past the frame's right edge");
+    bad[V - 1] = fr[V - 1];
+    bad[V - 1].crop_height = 0;
+    expect_invalid(m, &s, "crop window", "an empty crop window");
+    bad[V - 1] = fr[V - 1];
+    bad[V - 1].height = 20000;
+    expect_invalid(m, &s, "frames[", "a frame taller than 16384");
+
+    for (int v = 0; v < V; v++)
+        free(rgb[v]);
+    free(resized);
+    free(pix);
+    gr_resizer_free(&r);
+    outputs_free(&want);
+    outputs_free(&got[0]);
+    outputs_free(&got[1]);
+    outputs_free(&scratch);
+    outputs_free(&want_batch);
+    golden_free(&g);
+}
+
 /* The CPU backend computes in float32 only: a bf16 model must either run
  * within the reduced-precision tolerance or refuse cleanly (never crash). */
 static void check_reduced_precision(const groot_model_options *base)
@@ -427,6 +520,7 @@ int main(void)
         for (int k = 0; k < O_COUNT; k++)
             printf("  %-18s %.3e\n", out_names[k], worst[k]);
         check_bad_inputs(m, cases);
+        check_frame_inputs(m, cases);
     }
     gr_st_close(cases);
     groot_model_close(m);

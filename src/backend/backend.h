@@ -83,6 +83,15 @@ typedef struct gr_row_spans {
     int64_t kv_row[GR_SPANS_MAX], kv_rows[GR_SPANS_MAX];
 } gr_row_spans;
 
+/* One camera frame for frames_to_pixels: an RGB image in host memory, the
+ * window of it to resize, and the row of pixels its result fills. */
+typedef struct gr_frame_job {
+    const uint8_t *rgb; /* host [height, width, 3] */
+    int height, width;
+    int top, left, crop_h, crop_w;
+    int64_t row;
+} gr_frame_job;
+
 typedef struct gr_backend gr_backend;
 
 /* Work recorded by run_recorded. It must issue the same ops on the same
@@ -174,6 +183,15 @@ typedef struct gr_backend_ops {
      * flattens. */
     groot_status (*patchify)(gr_backend *be, const gr_tensor *pixels, int channels, int height,
                              int width, int patch, gr_tensor *y);
+    /* Camera frames to network pixels, with the bytes gr_image_resize_window
+     * and gr_image_to_pixels give on the host (SPEC.md section 3): each
+     * job's window resized to size x size, truncated to uint8, normalized
+     * and written channels-first into row job.row of pixels [V, 3*size*size]
+     * float32. The frames are read from host memory and may be reused as
+     * soon as the op returns. Not for recorded work: a GPU backend copies
+     * the frames in and may grow its buffers. */
+    groot_status (*frames_to_pixels)(gr_backend *be, int n, const gr_frame_job *jobs, int size,
+                                     gr_tensor *pixels);
 
     /* A hint that results never depend on: t (a weight) is read by the op
      * after the next one. A backend may start moving it nearer: the CUDA
@@ -229,6 +247,14 @@ groot_status gr_attention_spans_each(gr_backend *be, const gr_tensor *q, const g
  * spans square, kv_valid int32 with a column per span); `op` names the op. */
 groot_status gr_row_spans_check(gr_backend *be, const char *op, const gr_tensor *q, const gr_tensor *k,
                                 int causal, const gr_row_spans *spans, const gr_tensor *kv_valid);
+
+/* frames_to_pixels' checks both backends make: size 1..16384, pixels
+ * float32 [>= rows, 3*size*size], and per job an image of 1..16384 on each
+ * side, a non-empty window inside it and a row inside pixels; `op` names
+ * the op, messages name the job. */
+#define GR_FRAME_SIDE_MAX 16384
+groot_status gr_frame_jobs_check(gr_backend *be, const char *op, int n, const gr_frame_job *jobs, int size,
+                                 const gr_tensor *pixels);
 
 /* Creates the backend named by `device` ("cpu" or "cuda"). */
 groot_status gr_backend_create(const char *device, int num_threads, gr_backend **out, gr_error *err);

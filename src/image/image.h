@@ -48,6 +48,17 @@ groot_status gr_image_crop_resize(gr_resizer *r, const uint8_t *in, int height, 
                                   double crop_scale, int out_h, int out_w, uint8_t *out,
                                   gr_error *err);
 
+/* One axis of the resize, for a device that runs the passes itself: the
+ * number of taps per output index (the table's row length), and for each of
+ * the out indices its weights [out, taps] (zero past its count) and bounds
+ * [out, 2] (first input index, count). A pass whose size does not change is
+ * skipped, not run with these. Output index i's value is in[first] * w[0]
+ * rounded, then fmaf(in[first + j], w[j], sum) for j = 1 .. count-1, with
+ * in = u8 / 255.0f; after both passes, u8 = trunc(v * 255) clamped to
+ * [0, 255] (NaN and <= 0 give 0). */
+int gr_image_axis_taps(int in, int out);
+void gr_image_axis_weights(int in, int out, int taps, float *w, int *bounds);
+
 /* Eagle's normalization: pixel = (u8/255 - 0.5)/0.5 in float32, transposed
  * from H x W x 3 to channels-first [3, H, W]. */
 void gr_image_to_pixels(const uint8_t *in, int height, int width, float *out);

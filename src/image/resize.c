@@ -82,14 +82,14 @@ groot_status gr_center_crop_box(int height, int width, double scale, int *top, i
  * int(center + support + 0.5)) clipped to the input; each weight the
  * triangle filter of (j - center + 0.5) / max(scale, 1) (multiplied by the
  * float reciprocal, as ATen does), then divided by their float sum. */
-static int axis_taps(int in, int out)
+int gr_image_axis_taps(int in, int out)
 {
     float scale = (float)in / (float)out;
     float support = scale >= 1.0f ? scale : 1.0f;
     return (int)ceilf(support) * 2 + 1;
 }
 
-static void axis_weights(int in, int out, int taps, float *w, int *bounds)
+void gr_image_axis_weights(int in, int out, int taps, float *w, int *bounds)
 {
     float scale = (float)in / (float)out;
     float support = scale >= 1.0f ? scale : 1.0f;
@@ -257,8 +257,8 @@ groot_status gr_image_resize_window(gr_resizer *r, const uint8_t *in, int height
                        "resize target %dx%d: expected 1..16384 on each side", out_h, out_w);
 
     int do_w = crop_w != out_w, do_h = crop_h != out_h;
-    int taps_w = do_w ? axis_taps(crop_w, out_w) : 0;
-    int taps_h = do_h ? axis_taps(crop_h, out_h) : 0;
+    int taps_w = do_w ? gr_image_axis_taps(crop_w, out_w) : 0;
+    int taps_h = do_h ? gr_image_axis_taps(crop_h, out_h) : 0;
     size_t nw = (size_t)taps_w * out_w + (size_t)taps_h * out_h;
     size_t nb = 2 * ((size_t)out_w + (size_t)out_h);
     /* Planes: the float crop (crop_h x crop_w, column-major when the width
@@ -274,9 +274,9 @@ groot_status gr_image_resize_window(gr_resizer *r, const uint8_t *in, int height
     float *ww = r->weights, *wh = r->weights + (size_t)taps_w * out_w;
     int *bw = r->bounds, *bh = r->bounds + 2 * (size_t)out_w;
     if (do_w)
-        axis_weights(crop_w, out_w, taps_w, ww, bw);
+        gr_image_axis_weights(crop_w, out_w, taps_w, ww, bw);
     if (do_h)
-        axis_weights(crop_h, out_h, taps_h, wh, bh);
+        gr_image_axis_weights(crop_h, out_h, taps_h, wh, bh);
 
     const int most = omp_get_max_threads() < RESIZE_THREADS ? omp_get_max_threads() : RESIZE_THREADS;
     const int threads = (size_t)crop_h * crop_w >= PARALLEL_PIXELS ? most : 1;

@@ -188,6 +188,29 @@ static groot_status check_finite(const float *x, size_t n, int sample, const cha
     return GROOT_OK;
 }
 
+/* Camera frames the backend is to crop and resize: the sizes it accepts
+ * (gr_frame_jobs_check) named by sample and view. */
+static groot_status check_frames(const gr_model_config *cfg, const groot_sample *s, int i, gr_error *err)
+{
+    if (cfg->vision.channels != 3)
+        return gr_fail(err, GROOT_ERR_INVALID_ARG, "sample %d: frames are RGB but the vision model takes %d channels",
+                       i, cfg->vision.channels);
+    for (int v = 0; v < s->num_views; v++) {
+        const groot_frame *f = &s->frames[v];
+        if (!f->rgb)
+            return gr_fail(err, GROOT_ERR_INVALID_ARG, "sample %d: frames[%d].rgb is NULL", i, v);
+        if (f->height < 1 || f->width < 1 || f->height > GR_FRAME_SIDE_MAX || f->width > GR_FRAME_SIDE_MAX)
+            return gr_fail(err, GROOT_ERR_INVALID_ARG, "sample %d: frames[%d] is %dx%d; expected 1..%d on each side",
+                           i, v, f->height, f->width, GR_FRAME_SIDE_MAX);
+        if (f->crop_height < 1 || f->crop_width < 1 || f->crop_top < 0 || f->crop_left < 0 ||
+            f->crop_top > f->height - f->crop_height || f->crop_left > f->width - f->crop_width)
+            return gr_fail(err, GROOT_ERR_INVALID_ARG,
+                           "sample %d: frames[%d]: crop window %dx%d at (%d,%d) does not fit its %dx%d image", i, v,
+                           f->crop_height, f->crop_width, f->crop_top, f->crop_left, f->height, f->width);
+    }
+    return GROOT_OK;
+}
+
 static groot_status validate_sample(const gr_model *m, const groot_sample *s, int i, gr_error *err)
 {
     const gr_model_config *cfg = &m->cfg;
@@ -200,9 +223,12 @@ static groot_status validate_sample(const gr_model *m, const groot_sample *s, in
     if (s->num_views < 1 || s->num_views > GR_MODEL_MAX_VIEWS)
         return gr_fail(err, GROOT_ERR_INVALID_ARG, "sample %d: num_views %d is outside [1, %d]", i, s->num_views,
                        GR_MODEL_MAX_VIEWS);
-    if (!s->pixel_values || !s->state || !s->init_noise)
-        return gr_fail(err, GROOT_ERR_INVALID_ARG, "sample %d: %s is NULL", i,
-                       !s->pixel_values ? "pixel_values" : !s->state ? "state" : "init_noise");
+    if (!s->state || !s->init_noise)
+        return gr_fail(err, GROOT_ERR_INVALID_ARG, "sample %d: %s is NULL", i, !s->state ? "state" : "init_noise");
+    if (!s->pixel_values == !s->frames)
+        return gr_fail(err, GROOT_ERR_INVALID_ARG, "sample %d: %s", i,
+                       s->frames ? "pixel_values and frames are both set (give one)"
+                                 : "pixel_values is NULL and so is frames (give one)");
     if (s->embodiment_id < 0 || s->embodiment_id >= ac->num_embodiments)
         return gr_fail(err, GROOT_ERR_INVALID_ARG, "sample %d: embodiment_id %d is outside [0, %d)", i,
                        s->embodiment_id, ac->num_embodiments);
@@ -221,7 +247,10 @@ static groot_status validate_sample(const gr_model *m, const groot_sample *s, in
                        (long long)image_tokens, cfg->image_token_id, s->num_views, (long long)want);
     const size_t pixels = (size_t)s->num_views * (size_t)cfg->vision.channels * (size_t)cfg->vision.image_size *
                           (size_t)cfg->vision.image_size;
-    GR_TRY(check_finite(s->pixel_values, pixels, i, "pixel_values", err));
+    if (s->pixel_values)
+        GR_TRY(check_finite(s->pixel_values, pixels, i, "pixel_values", err));
+    else
+        GR_TRY(check_frames(cfg, s, i, err));
     GR_TRY(check_finite(s->state, (size_t)ac->max_state_dim, i, "state", err));
     return check_finite(s->init_noise, (size_t)ac->horizon * (size_t)ac->action_dim, i, "init_noise", err);
 }
@@ -288,11 +317,25 @@ static groot_status forward_recorded(void *ctx)
 /* Token 0 for the rows that pad a sample to its bucket (batch.h). */
 static const int32_t pad_ids[GR_SEQ_BUCKET_MAX];
 
+/* A sample's camera frames as jobs for frames_to_pixels, appended at *n. */
+static void add_frame_jobs(const groot_sample *s, const gr_batch_sample *bs, gr_frame_job *jobs, int *n)
+{
+    for (int v = 0; v < s->num_views; v++) {
+        const groot_frame *f = &s->frames[v];
+        jobs[(*n)++] = (gr_frame_job){.rgb = f->rgb, .height = f->height, .width = f->width, .top = f->crop_top,
+                                      .left = f->crop_left, .crop_h = f->crop_height, .crop_w = f->crop_width,
+                                      .row = bs->view0 + v};
+    }
+}
+
+/* Inputs into the plan's buffers; camera frames given as such are
+ * cropped and resized into the pixels there, all in one backend call. */
 static groot_status upload_inputs(gr_model *m, const groot_sample *samples)
 {
     gr_backend *be = m->be;
     gr_plan *p = &m->plan;
     const int64_t H = m->cfg.action.horizon;
+    int frames = 0;
     for (int i = 0; i < p->batch.count; i++) {
         const gr_batch_sample *s = &p->batch.sample[i];
         gr_tensor ids = gr_view_cols(p->ids, s->tok0, s->len);
@@ -305,11 +348,17 @@ static groot_status upload_inputs(gr_model *m, const groot_sample *samples)
         if (s->rows > s->len)
             GR_TRY(be->ops->upload(be, &pad, pad_ids, GR_I32));
         GR_TRY(be->ops->upload(be, &valid, &len, GR_I32));
-        GR_TRY(be->ops->upload(be, &pixels, samples[i].pixel_values, GR_F32));
+        if (samples[i].frames)
+            add_frame_jobs(&samples[i], s, p->frame_jobs, &frames);
+        else
+            GR_TRY(be->ops->upload(be, &pixels, samples[i].pixel_values, GR_F32));
         GR_TRY(be->ops->upload(be, &state, samples[i].state, GR_F32));
         GR_TRY(be->ops->upload(be, &actions, samples[i].init_noise, GR_F32));
     }
-    return GROOT_OK;
+    if (!frames)
+        return GROOT_OK;
+    gr_tensor pixels = gr_plan_pixels(p);
+    return be->ops->frames_to_pixels(be, frames, p->frame_jobs, m->cfg.vision.image_size, &pixels);
 }
 
 static groot_status download_one(gr_backend *be, const gr_tensor *t, float *dst)

@@ -27,6 +27,7 @@ typedef struct gr_plan {
     gr_tensor ids;            /* int32 [1, cap_tokens]: each sample's ids, then token 0 up to its rows */
     gr_tensor valid;          /* int32 [1, cap_batch]: each sample's len (batch.valid views it) */
     gr_tensor pixels;         /* float32 [cap_views, C*S*S] */
+    gr_frame_job *frame_jobs; /* host [cap_views]: the call's camera frames given as such */
     gr_tensor vit_embeds;     /* float32 [cap_views*tokens_per_image, text hidden] */
     gr_tensor backbone;       /* float32 [cap_tokens, text hidden] */
     gr_tensor vl_embs;        /* float32 [cap_tokens, backbone_dim] */

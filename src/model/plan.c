@@ -13,6 +13,8 @@ static void buffers_free(gr_backend *be, gr_plan *p)
     be->ops->free(be, &p->ids);
     be->ops->free(be, &p->valid);
     be->ops->free(be, &p->pixels);
+    free(p->frame_jobs);
+    p->frame_jobs = NULL;
     be->ops->free(be, &p->vit_embeds);
     be->ops->free(be, &p->backbone);
     be->ops->free(be, &p->vl_embs);
@@ -38,6 +40,9 @@ static groot_status buffers_alloc(gr_model *m, int64_t tokens, int64_t views, in
     GR_TRY(be->ops->alloc(be, &p->ids, 1, tokens, GR_I32));
     GR_TRY(be->ops->alloc(be, &p->valid, 1, batch, GR_I32));
     GR_TRY(be->ops->alloc(be, &p->pixels, views, pixels, GR_F32));
+    p->frame_jobs = malloc((size_t)views * sizeof *p->frame_jobs);
+    if (!p->frame_jobs)
+        return gr_fail(&be->err, GROOT_ERR_NOMEM, "plan: %lld camera frame jobs", (long long)views);
     GR_TRY(be->ops->alloc(be, &p->vit_embeds, views * cfg->tokens_per_image, cfg->vision_out_dim, GR_F32));
     GR_TRY(be->ops->alloc(be, &p->backbone, tokens, cfg->text.hidden, GR_F32));
     GR_TRY(be->ops->alloc(be, &p->vl_embs, tokens, ac->backbone_dim, GR_F32));

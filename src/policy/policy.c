@@ -2,7 +2,7 @@
  * The policy: a raw observation in, actions in the robot's units out
  * (SPEC.md sections 2, 3 and 6 around the network of sections 4 and 5).
  *
- *   observation ──┬─ video.K  u8 [T,H,W,3] ─ crop + resize + normalize ─┐
+ *   observation ──┬─ video.K  u8 [T,H,W,3] ─ crop window (the model resizes) ┐
  *                 ├─ state.K  [1,d]        ─ transforms, concat, pad ───┤
  *                 └─ instruction           ─ prompt + tokenizer ────────┤
  *                                                                       ▼
@@ -11,11 +11,12 @@
  *                                                                       ▼
  *                         action.K [16,d] ◄─ split, unnormalize ◄─ action_pred
  *
- * Buffers are owned by the policy and grown only when a larger batch or a
- * new frame size arrives, so a steady stream of calls allocates nothing.
+ * Buffers are owned by the policy and grown only when a larger batch
+ * arrives, so a steady stream of calls allocates nothing. Camera frames go
+ * to the network as they are, with their crop windows: the model's backend
+ * resizes them (on the GPU, where the model runs there).
  */
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,14 +37,11 @@
 #define GROOT_ASSETS_DIR "assets"
 #endif
 
-/* At most this many threads prepare a batch's camera frames at once. */
-#define FRAME_THREADS 8
-
 /* Per-sample inputs the network needs, grown on demand. */
 typedef struct policy_sample_bufs {
     int32_t *ids;
     size_t ids_cap;
-    float *pixels; /* [V, 3, S, S] */
+    groot_frame *frames; /* [V]: the observation's frames and crop windows */
     float *state;  /* [max_state_dim] */
     float *noise;  /* [horizon, action_dim] */
     float *action_pred;
@@ -59,11 +57,6 @@ struct groot_policy {
     gr_transform_plan *plan;
     int embodiment_id;
     gr_noise_rng rng;
-    /* One resizer and resized frame [S, S, 3] per thread that prepares
-     * frames (a batch's frames are prepared side by side). */
-    gr_resizer resizers[FRAME_THREADS];
-    uint8_t *frames[FRAME_THREADS];
-
     int num_state_keys, num_action_keys;
     double *state_row;      /* concatenated raw state values of one sample */
     const double **state_in; /* per key pointers into state_row */
@@ -196,16 +189,12 @@ static groot_status alloc_fixed(groot_policy *p)
     int raw_state = 0;
     for (int i = 0; i < p->num_state_keys; i++)
         raw_state += gr_plan_raw_dim(p->plan, GR_SIDE_STATE, i);
-    size_t S = (size_t)p->dims.image_size;
-    int frames_ok = 1;
-    for (int t = 0; t < FRAME_THREADS; t++)
-        frames_ok &= (p->frames[t] = malloc(S * S * 3)) != NULL;
     p->state_row = calloc((size_t)raw_state + 1, sizeof(double));
     p->state_in = calloc((size_t)p->num_state_keys + 1, sizeof *p->state_in);
     p->actions = calloc((size_t)p->num_action_keys + 1, sizeof *p->actions);
     p->action_names = calloc((size_t)p->num_action_keys + 1, sizeof *p->action_names);
     p->inverse_out = calloc((size_t)p->num_action_keys + 1, sizeof *p->inverse_out);
-    if (!frames_ok || !p->state_row || !p->state_in || !p->actions || !p->action_names || !p->inverse_out)
+    if (!p->state_row || !p->state_in || !p->actions || !p->action_names || !p->inverse_out)
         return gr_fail(&p->base.err, GROOT_ERR_NOMEM, "out of memory");
     double *row = p->state_row;
     for (int i = 0; i < p->num_state_keys; i++) {
@@ -228,8 +217,6 @@ groot_status groot_policy_open(const char *checkpoint_dir, const groot_policy_op
     if (!p)
         return GROOT_ERR_NOMEM;
     gr_handle_init(&p->base);
-    for (int t = 0; t < FRAME_THREADS; t++)
-        gr_resizer_init(&p->resizers[t]);
     groot_policy_options defaults;
     if (!opts) {
         groot_policy_options_init(&defaults);
@@ -280,7 +267,7 @@ static void free_samples(groot_policy *p)
 {
     for (int i = 0; i < p->samples_cap; i++) {
         free(p->samples[i].ids);
-        free(p->samples[i].pixels);
+        free(p->samples[i].frames);
         free(p->samples[i].state);
         free(p->samples[i].noise);
         free(p->samples[i].action_pred);
@@ -303,10 +290,6 @@ void groot_policy_close(groot_policy *p)
     gr_transform_plan_free(p->plan);
     gr_metadata_free(p->md);
     gr_data_config_free(p->cfg);
-    for (int t = 0; t < FRAME_THREADS; t++) {
-        gr_resizer_free(&p->resizers[t]);
-        free(p->frames[t]);
-    }
     free_samples(p);
     if (p->action_names)
         for (int i = 0; i < p->num_action_keys; i++)
@@ -351,15 +334,14 @@ static groot_status ensure_samples(groot_policy *p, int B, int V)
         if (!p->samples || !p->net_in || !p->net_out)
             return gr_fail(&p->base.err, GROOT_ERR_NOMEM, "out of memory for a batch of %d", B);
         p->samples_cap = B;
-        size_t S = (size_t)p->dims.image_size;
         size_t act = (size_t)p->dims.action_horizon * p->dims.action_dim;
         for (int b = 0; b < B; b++) {
             policy_sample_bufs *s = &p->samples[b];
-            s->pixels = malloc((size_t)V * 3 * S * S * sizeof(float));
+            s->frames = calloc((size_t)V, sizeof *s->frames);
             s->state = malloc((size_t)p->dims.max_state_dim * sizeof(float));
             s->noise = malloc(act * sizeof(float));
             s->action_pred = malloc(act * sizeof(float));
-            if (!s->pixels || !s->state || !s->noise || !s->action_pred)
+            if (!s->frames || !s->state || !s->noise || !s->action_pred)
                 return gr_fail(&p->base.err, GROOT_ERR_NOMEM, "out of memory for a batch of %d", B);
         }
     }
@@ -428,53 +410,25 @@ static groot_status check_video(groot_policy *p, const groot_observation *obs, i
     return GROOT_OK;
 }
 
-/* View v of sample b (checked by check_video), cropped, resized and
- * normalized into the sample's pixels (in video concat order) with thread
- * slot t's buffers. */
-static groot_status prepare_frame(groot_policy *p, const groot_observation *obs, int batched, int b, int v, int t,
-                                  gr_error *err)
+/* View v of sample b (checked by check_video) as the network takes it: the
+ * frame and the data config's center crop window of it (the backend crops
+ * and resizes), in video concat order. */
+static groot_status prepare_frame(groot_policy *p, const groot_observation *obs, int batched, int b, int v)
 {
     const gr_data_config *c = p->cfg;
-    const int S = p->dims.image_size, lead = batched ? 1 : 0;
+    const int lead = batched ? 1 : 0;
     const char *key = c->video_order.items[v];
     const groot_array *a = find_array(obs, key);
     const gr_video_prep *prep = &c->video[gr_strlist_find(&c->video_keys, key)];
     const int H = (int)a->shape[lead + 1], W = (int)a->shape[lead + 2];
-    const uint8_t *frame = (const uint8_t *)a->data + (size_t)b * H * W * 3;
-    groot_status st = gr_image_crop_resize(&p->resizers[t], frame, H, W, prep->crop_scale, S, S, p->frames[t], err);
+    groot_frame *f = &p->samples[b].frames[v];
+    *f = (groot_frame){.rgb = (const uint8_t *)a->data + (size_t)b * H * W * 3, .height = H, .width = W};
+    groot_status st = gr_center_crop_box(H, W, prep->crop_scale, &f->crop_top, &f->crop_left, &f->crop_height,
+                                         &f->crop_width, &p->base.err);
     if (st != GROOT_OK)
-        return batched ? gr_error_prefix(err, "'%s' of sample %d", key, b) : gr_error_prefix(err, "'%s'", key);
-    gr_image_to_pixels(p->frames[t], S, S, p->samples[b].pixels + (size_t)v * 3 * S * S);
+        return batched ? gr_error_prefix(&p->base.err, "'%s' of sample %d", key, b)
+                       : gr_error_prefix(&p->base.err, "'%s'", key);
     return GROOT_OK;
-}
-
-/* Every sample's views. Alone, a frame runs on one thread (the resize
- * spreads a large one over a few); a batch's frames run side by side,
- * each on its own, and the first failure in order is the one reported. */
-static groot_status prepare_frames(groot_policy *p, const groot_observation *obs, int batched, int B)
-{
-    const int V = p->cfg->video_order.count, jobs = B * V;
-    int threads = omp_get_max_threads() < FRAME_THREADS ? omp_get_max_threads() : FRAME_THREADS;
-    threads = jobs < threads ? jobs : threads;
-    if (threads <= 1) {
-        for (int j = 0; j < jobs; j++)
-            GR_TRY(prepare_frame(p, obs, batched, j / V, j % V, 0, &p->base.err));
-        return GROOT_OK;
-    }
-    int first_bad = jobs;
-#pragma omp parallel for num_threads(threads) schedule(dynamic)
-    for (int j = 0; j < jobs; j++) {
-        gr_error e;
-        gr_error_clear(&e);
-        if (prepare_frame(p, obs, batched, j / V, j % V, omp_get_thread_num(), &e) != GROOT_OK) {
-#pragma omp critical(policy_frame_error)
-            if (j < first_bad) {
-                first_bad = j;
-                p->base.err = e;
-            }
-        }
-    }
-    return first_bad < jobs ? p->base.err.status : GROOT_OK;
 }
 
 /* Raw state of sample b, normalized and padded into its state buffer. */
@@ -617,9 +571,12 @@ groot_status groot_policy_get_action(groot_policy *p, const groot_observation *o
                        p->cfg->language_keys.items[0]);
     if ((st = ensure_samples(p, B, V)) != GROOT_OK)
         return st;
-    if ((st = check_video(p, obs, batched)) != GROOT_OK || (st = prepare_frames(p, obs, batched, B)) != GROOT_OK)
+    if ((st = check_video(p, obs, batched)) != GROOT_OK)
         return st;
     for (int b = 0; b < B; b++) {
+        for (int v = 0; v < V; v++)
+            if ((st = prepare_frame(p, obs, batched, b, v)) != GROOT_OK)
+                return st;
         if ((st = prepare_state(p, obs, batched, b)) != GROOT_OK)
             return st;
         if ((st = prepare_prompt(p, obs->instructions[b], V, b)) != GROOT_OK)
@@ -636,7 +593,7 @@ groot_status groot_policy_get_action(groot_policy *p, const groot_observation *o
             gr_noise_fill(&p->rng, s->noise, noise_n);
         }
         groot_sample *in = &p->net_in[b];
-        in->pixel_values = s->pixels;
+        in->frames = s->frames;
         in->num_views = V;
         in->state = s->state;
         in->embodiment_id = p->embodiment_id;

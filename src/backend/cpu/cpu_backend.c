@@ -215,6 +215,7 @@ static groot_status cpu_timer_elapsed(gr_backend *be, int from, int to, double *
 static void cpu_destroy(gr_backend *be)
 {
     gr_cpu_backend *cb = gr_cpu(be);
+    gr_cpu_frames_free(cb);
     free(cb->scratch);
     free(cb);
 }
@@ -263,6 +264,7 @@ static const gr_backend_ops cpu_ops = {
     .copy = gr_cpu_copy,
     .embed = gr_cpu_embed,
     .patchify = gr_cpu_patchify,
+    .frames_to_pixels = gr_cpu_frames_to_pixels,
     .prefetch = cpu_prefetch,
     .run_recorded = cpu_run_recorded,
     .timer_mark = cpu_timer_mark,

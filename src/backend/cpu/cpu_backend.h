@@ -10,6 +10,10 @@
 #include <time.h>
 
 #include "backend/backend.h"
+#include "image/image.h"
+
+/* At most this many camera frames are resized at once (frames_to_pixels). */
+#define GR_CPU_FRAME_THREADS 8
 
 typedef struct gr_cpu_backend {
     gr_backend base; /* first, so a gr_backend * is a gr_cpu_backend * */
@@ -18,6 +22,11 @@ typedef struct gr_cpu_backend {
      * only when a larger shape arrives, so repeated shapes never allocate. */
     float *scratch;
     size_t scratch_cap; /* in floats */
+    /* frames_to_pixels: a resizer and a resized frame (size x size x 3) per
+     * frame resized at once, kept between calls. */
+    gr_resizer resizers[GR_CPU_FRAME_THREADS];
+    uint8_t *frames[GR_CPU_FRAME_THREADS];
+    size_t frame_cap; /* bytes of each frames[t] */
     struct timespec marks[GR_TIMER_SLOTS];
     unsigned char marked[GR_TIMER_SLOTS];
 } gr_cpu_backend;
@@ -101,5 +110,9 @@ groot_status gr_cpu_embed(gr_backend *be, const gr_tensor *ids, const gr_tensor 
                           int image_token_id, const gr_tensor *images, gr_tensor *y);
 groot_status gr_cpu_patchify(gr_backend *be, const gr_tensor *pixels, int channels, int height,
                              int width, int patch, gr_tensor *y);
+/* cpu_frames.c */
+groot_status gr_cpu_frames_to_pixels(gr_backend *be, int n, const gr_frame_job *jobs, int size,
+                                     gr_tensor *pixels);
+void gr_cpu_frames_free(gr_cpu_backend *cb);
 
 #endif

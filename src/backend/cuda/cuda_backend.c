@@ -262,6 +262,7 @@ static void cuda_destroy(gr_backend *be)
         cudaStreamSynchronize(cb->stream);
     gr_cuda_graphs_destroy(cb);
     gr_cuda_gemm_plans_destroy(cb);
+    gr_cuda_frames_free(cb);
     for (int i = 0; i < GR_TIMER_SLOTS; i++)
         if (cb->timers[i])
             cudaEventDestroy(cb->timers[i]);
@@ -309,6 +310,7 @@ static const gr_backend_ops cuda_ops = {
     .copy = gr_cuda_copy,
     .embed = gr_cuda_embed,
     .patchify = gr_cuda_patchify,
+    .frames_to_pixels = gr_cuda_frames_to_pixels,
     .prefetch = gr_cuda_prefetch,
     .run_recorded = gr_cuda_run_recorded,
     .timer_mark = gr_cuda_timer_mark,

@@ -65,6 +65,8 @@ typedef struct gr_cuda_tma_route {
 
 #define GR_CUDA_GEMM_PLANS 256
 #define GR_CUDA_GRAPHS 32
+/* Resize axes kept on the device (two per camera frame size). */
+#define GR_CUDA_AXES 16
 /* cuBLASLt calls recorded per capture (graph_pdl.c); beyond, edges stay full. */
 #define GR_CUDA_CUBLAS_SPANS 2048
 /* graph_pdl unset: on only where cublas_pdl_probe verified cuBLASLt's
@@ -134,6 +136,18 @@ typedef struct gr_cuda_backend {
     /* gr_cuda_prefetch: the weight the next kernel op is to ask L2 for
      * (bytes 0: none); taken by that op's launch (gr_cuda_ks). */
     grk_pf pf_next;
+
+    /* cuda_frames.c: the camera frames of a call, copied in (grown on
+     * demand), and the resize weight tables of each (input, output)
+     * length seen, made once; when all slots are taken the oldest goes. */
+    uint8_t *frames;
+    size_t frames_cap;
+    struct gr_cuda_axis {
+        int in, out, taps;
+        float *w;
+        int *bounds;
+    } axes[GR_CUDA_AXES];
+    int axes_next;
 
     /* graph.c: fn of run_recorded is running (eagerly or captured), so a
      * nested run_recorded just calls its fn. */
@@ -293,6 +307,10 @@ groot_status gr_cuda_patchify(gr_backend *be, const gr_tensor *pixels, int chann
                               int width, int patch, gr_tensor *y);
 
 groot_status gr_cuda_prefetch(gr_backend *be, const gr_tensor *t);
+/* cuda_frames.c */
+groot_status gr_cuda_frames_to_pixels(gr_backend *be, int n, const gr_frame_job *jobs, int size,
+                                      gr_tensor *pixels);
+void gr_cuda_frames_free(gr_cuda_backend *cb);
 
 groot_status gr_cuda_run_recorded(gr_backend *be, uint64_t key, gr_recorded_fn fn, void *ctx);
 groot_status gr_cuda_timer_mark(gr_backend *be, int slot);

@@ -131,6 +131,22 @@ int grk_gemm_tma_fits(const grk_gemm_args *a);
  * CTAs of a cluster. */
 cudaError_t grk_gemm_tma(void *encoder, const grk_gemm_args *a, int cfg, int splits, cudaStream_t s);
 
+/* ---- frames.cu ---- */
+/* One axis of a camera frame's resize: per output index its weights
+ * [out, taps] and bounds [out, 2] (first input index, count), device
+ * memory, as gr_image_axis_weights makes them; w NULL: the axis keeps its
+ * size and the pass is skipped. */
+typedef struct grk_axis {
+    const float *w;
+    const int *bounds;
+    int taps;
+} grk_axis;
+/* The crop at `crop` (its rows row_bytes apart, 3 bytes a pixel) resized
+ * by ax (width) then ay (height) to size x size, truncated to uint8 and
+ * normalized to (u8/255 - 0.5)/0.5, into out [3, size, size] float32. */
+cudaError_t grk_frame_to_pixels(const uint8_t *crop, int64_t row_bytes, grk_axis ax, grk_axis ay, int size,
+                                float *out, cudaStream_t s);
+
 #ifdef __cplusplus
 }
 #endif
