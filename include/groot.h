@@ -38,6 +38,15 @@ const char *groot_status_name(groot_status s);
  * the last call succeeded. Valid until the next call on that handle. */
 const char *groot_errmsg(const void *handle);
 
+/* The CPU math library's kernels. Debian's OpenBLAS picks them by CPU model
+ * when it loads and falls back to generic SSE3 code ("Prescott") on models
+ * newer than it knows (an Emerald Rapids Xeon, for one), 4-6x slower. Returns
+ * the OPENBLAS_CORETYPE value that selects the kernels this CPU runs (AVX-512
+ * or AVX2), or NULL where the detected kernels are right or the environment
+ * already chose. Only a new process can act on it (the groot tool restarts
+ * itself with it set). */
+const char *groot_cpu_kernels_advice(void);
+
 /* ---------------------------------------------------------------- model --- */
 
 typedef struct groot_model groot_model;

@@ -11,8 +11,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <cblas.h>
+
 #include "backend/backend.h"
 #include "backend/cpu/cpu_backend.h"
+#include "groot.h"
 #include "core/half.h"
 #include "core/random.h"
 #include "test_util.h"
@@ -933,9 +936,33 @@ static void test_env_knobs(void)
     unsetenv("GROOT_SEQ_BUCKET");
 }
 
+/* Which OpenBLAS kernels to ask for: only where it fell back to kernels
+ * without AVX2 on a CPU that has them, and never over the user's choice. */
+static void test_blas_core_advice(void)
+{
+    struct {
+        const char *detected;
+        int avx512, avx2, env;
+        const char *want;
+    } c[] = {
+        {"Prescott", 1, 1, 0, "SkylakeX"}, {"prescott", 0, 1, 0, "Haswell"}, {"Nehalem", 0, 1, 0, "Haswell"},
+        {"Prescott", 0, 0, 0, NULL},       {"Prescott", 1, 1, 1, NULL},      {"SkylakeX", 1, 1, 0, NULL},
+        {"Haswell", 1, 1, 0, NULL},        {"Zen", 0, 1, 0, NULL},           {NULL, 1, 1, 0, NULL},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        const char *got = gr_blas_core_advice(c[i].detected, c[i].avx512, c[i].avx2, c[i].env);
+        CHECK((got == NULL) == (c[i].want == NULL) && (!got || strcmp(got, c[i].want) == 0),
+              "advice for %s (avx512 %d, avx2 %d, env %d): %s, want %s", c[i].detected ? c[i].detected : "(null)",
+              c[i].avx512, c[i].avx2, c[i].env, got ? got : "none", c[i].want ? c[i].want : "none");
+    }
+    const char *live = groot_cpu_kernels_advice();
+    printf("OpenBLAS kernels: %s; advice: %s\n", openblas_get_corename(), live ? live : "none");
+}
+
 int main(void)
 {
     gr_error err = {0};
+    test_blas_core_advice();
     groot_status st = gr_backend_create("cpu", 0, &be, &err);
     CHECK(st == GROOT_OK, "create: %s", err.msg);
     if (st != GROOT_OK)

@@ -1,7 +1,9 @@
 /* groot: the command-line entry point. Each subcommand lives in its own
  * cmd_*.c file and uses only the public API. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -30,8 +32,22 @@ static void usage(FILE *f)
     fprintf(f, "\n'groot <command> --help' describes a command's options.\n");
 }
 
+/* OpenBLAS picked its kernels as this program loaded, and on a CPU model it
+ * does not know they are the generic ones (groot_cpu_kernels_advice): run
+ * again with the right ones chosen, once (the new image finds the choice
+ * made). Should exec fail, carry on as detected. */
+static void choose_cpu_kernels(char **argv)
+{
+    const char *core = groot_cpu_kernels_advice();
+    if (!core || setenv("OPENBLAS_CORETYPE", core, 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
+    unsetenv("OPENBLAS_CORETYPE");
+}
+
 int main(int argc, char **argv)
 {
+    choose_cpu_kernels(argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -110,6 +110,11 @@ groot_status gr_cpu_embed(gr_backend *be, const gr_tensor *ids, const gr_tensor 
                           int image_token_id, const gr_tensor *images, gr_tensor *y);
 groot_status gr_cpu_patchify(gr_backend *be, const gr_tensor *pixels, int channels, int height,
                              int width, int patch, gr_tensor *y);
+/* cpu_blas.c: the OPENBLAS_CORETYPE to set where OpenBLAS detected kernels
+ * without AVX2 (`detected`, its core name) on a CPU that has AVX-512 or
+ * AVX2+FMA; NULL when it chose well or the environment chose (env_chose). */
+const char *gr_blas_core_advice(const char *detected, int avx512, int avx2_fma, int env_chose);
+
 /* cpu_frames.c */
 groot_status gr_cpu_frames_to_pixels(gr_backend *be, int n, const gr_frame_job *jobs, int size,
                                      gr_tensor *pixels);
