@@ -99,6 +99,12 @@ for tool in memcheck racecheck; do
     add "compute-sanitizer $tool (bf16, Hopper GEMMs)" "REPORTS: see sanitizer_${tool}_tma.log"
   fi
 done
+if compute-sanitizer --tool memcheck --error-exitcode 3 "$B/tests/test_backend_cuda" frames \
+    >"$OUT/sanitizer_memcheck_frames.log" 2>&1; then
+  add "compute-sanitizer memcheck (camera frames)" "clean"
+else
+  add "compute-sanitizer memcheck (camera frames)" "REPORTS: see sanitizer_memcheck_frames.log"
+fi
 [ "$MODE" = quick ] && { printf '%s\n' "${summary[@]}"; finish; exit 0; }
 
 step "3. synthetic n1.5-3b: CUDA vs CPU fp32"

@@ -904,6 +904,20 @@ static void test_frames(void)
         frames_case(&g, 1, 64, 1, "axis table turnover");
     }
     frames_case(&one[0], 1, 224, 1, "a table made again");
+    /* On a fresh backend: 16 tables fill the cache (the oldest holds width
+     * 110); then a frame whose width table is that oldest one and whose
+     * height needs a new table must not lose its width table to it. */
+    gr_backend *shared = GPU;
+    gr_error err = {0};
+    check_ok(gr_backend_cuda_create(0, &GPU, &err), shared, "second cuda backend");
+    for (int i = 0; i < 8; i++) {
+        frame_geom g = {120 + 10 * i, 130 + 10 * i, 0, 0, 91 + 10 * i, 110 + 10 * i};
+        frames_case(&g, 1, 64, 1, "filling the table cache");
+    }
+    frame_geom reuse_oldest = {220, 130, 5, 0, 200, 110};
+    frames_case(&reuse_oldest, 1, 64, 1, "the oldest table kept while its pair is made");
+    gr_backend_destroy(GPU);
+    GPU = shared;
 
     /* A window outside its frame is refused by both, naming it. */
     uint8_t px8[4 * 4 * 3] = {0};
@@ -1123,10 +1137,13 @@ static void test_recorded(void)
     rm(&x), rm(&h), rm(&y), rm(&o), rm(&w), rm(&b);
 }
 
-int main(void)
+/* argv[1] "frames": only the camera-frame cases (short enough for
+ * compute-sanitizer). */
+int main(int argc, char **argv)
 {
     gr_error err;
     memset(&err, 0, sizeof err);
+    const int only_frames = argc > 1 && strcmp(argv[1], "frames") == 0;
     /* The shared backend runs every GEMM on cuBLASLt; test_gemm_tma makes
      * backends with the other policies. */
     setenv("GROOT_GEMM_TMA", "0", 1);
@@ -1135,6 +1152,12 @@ int main(void)
         return 77;
     }
     check_ok(gr_backend_cpu_create(0, &CPU, &err), GPU, "cpu backend");
+    if (only_frames) {
+        test_frames();
+        gr_backend_destroy(GPU);
+        gr_backend_destroy(CPU);
+        return tu_finish("test_backend_cuda frames");
+    }
     test_linear();
     test_gemm_tma();
     test_norms();

@@ -64,8 +64,10 @@ static groot_status axis_upload(gr_cuda_backend *cb, struct gr_cuda_axis *a, int
     return st;
 }
 
-/* One axis of a resize; nothing (w NULL) where its length does not change. */
-static groot_status axis_table(gr_cuda_backend *cb, int in, int out, grk_axis *ax)
+/* One axis of a resize; nothing (w NULL) where its length does not change.
+ * keep: a table the caller holds for the same launch (the other axis),
+ * which must not be the one replaced. */
+static groot_status axis_table(gr_cuda_backend *cb, int in, int out, const float *keep, grk_axis *ax)
 {
     memset(ax, 0, sizeof *ax);
     if (in == out)
@@ -75,6 +77,8 @@ static groot_status axis_table(gr_cuda_backend *cb, int in, int out, grk_axis *a
         if (cb->axes[i].w && cb->axes[i].in == in && cb->axes[i].out == out)
             a = &cb->axes[i];
     if (!a) {
+        if (keep && cb->axes[cb->axes_next].w == keep)
+            cb->axes_next = (cb->axes_next + 1) % GR_CUDA_AXES;
         a = &cb->axes[cb->axes_next];
         cb->axes_next = (cb->axes_next + 1) % GR_CUDA_AXES;
         if (a->w) {
@@ -119,8 +123,8 @@ groot_status gr_cuda_frames_to_pixels(gr_backend *be, int n, const gr_frame_job 
         gr_tensor rows = gr_tensor_dense(cb->frames + off, GR_U8, j->crop_h, row_bytes);
         GR_TRY(be->ops->upload(be, &rows, j->rgb + (size_t)j->top * row_bytes, GR_U8));
         grk_axis ax, ay;
-        GR_TRY(axis_table(cb, j->crop_w, size, &ax));
-        GR_TRY(axis_table(cb, j->crop_h, size, &ay));
+        GR_TRY(axis_table(cb, j->crop_w, size, NULL, &ax));
+        GR_TRY(axis_table(cb, j->crop_h, size, ax.w, &ay));
         float *out = (float *)pixels->data + j->row * pixels->ld;
         GR_CUDA_TRY(be, grk_frame_to_pixels(cb->frames + off + (size_t)j->left * 3, row_bytes, ax, ay, size, out,
                                             cb->stream),
