@@ -880,7 +880,9 @@ static size_t frames_case(const frame_geom *g, int n, int size, int rows, const 
     return diff;
 }
 
-static void test_frames(void)
+/* provoke: also the case after a deliberately failed runtime call (which
+ * compute-sanitizer reports as an API error, hence not in its run). */
+static void test_frames(int provoke)
 {
     /* Down- and upscaling, either axis alone, nothing to resize, a 1x1 frame,
      * a long strip (29 taps), a small target. */
@@ -918,6 +920,20 @@ static void test_frames(void)
     frames_case(&reuse_oldest, 1, 64, 1, "the oldest table kept while its pair is made");
     gr_backend_destroy(GPU);
     GPU = shared;
+
+    /* A runtime call that failed and was handled elsewhere leaves its
+     * status as the thread's last error (graph_pdl.c's edge queries did,
+     * with cudaErrorLossyQuery); a launch reports its own status, not
+     * that one: the frame op, a norm. */
+    if (provoke) {
+        CHECK(cudaSetDevice(1 << 20) != cudaSuccess, "device 2^20 exists?");
+        frames_case(&one[1], 1, 224, 1, "after an unrelated runtime error");
+        CHECK(cudaSetDevice(1 << 20) != cudaSuccess, "device 2^20 exists?");
+        pair nx = mk(5, 96, GR_BF16, 1.0f), ny = mk(5, 96, GR_BF16, 1.0f);
+        BOTH(CPU->ops->layernorm(CPU, &nx.c, NULL, NULL, 1e-5f, &ny.c),
+             GPU->ops->layernorm(GPU, &nx.g, NULL, NULL, 1e-5f, &ny.g), "layernorm after an unrelated runtime error");
+        rm(&nx), rm(&ny);
+    }
 
     /* A window outside its frame is refused by both, naming it. */
     uint8_t px8[4 * 4 * 3] = {0};
@@ -1153,7 +1169,7 @@ int main(int argc, char **argv)
     }
     check_ok(gr_backend_cpu_create(0, &CPU, &err), GPU, "cpu backend");
     if (only_frames) {
-        test_frames();
+        test_frames(0);
         gr_backend_destroy(GPU);
         gr_backend_destroy(CPU);
         return tu_finish("test_backend_cuda frames");
@@ -1165,7 +1181,7 @@ int main(int argc, char **argv)
     test_attention();
     test_elementwise();
     test_embed_patchify();
-    test_frames();
+    test_frames(1);
     test_alloc_bad_shapes();
     test_staging_ring();
     test_recorded();

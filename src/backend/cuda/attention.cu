@@ -792,8 +792,7 @@ cudaError_t launch_tc_nw(tc_args a, const grk_spans &sp, int heads, tc_cfg c, in
             return e;
     }
     dim3 grid((unsigned)cdiv(a.lq, 16 * c.wr / c.hpc), (unsigned)(heads / c.hpc), (unsigned)sp.count);
-    grk_launch(tc_attention<T, DP, NW>, dim3(grid), dim3(NW * 32), smem, s, a, sp);
-    return cudaGetLastError();
+    return grk_launch(tc_attention<T, DP, NW>, dim3(grid), dim3(NW * 32), smem, s, a, sp);
 }
 
 template <typename T, int DP>
@@ -892,9 +891,8 @@ cudaError_t launch_ref_qpw(grk_mat q, grk_mat k, grk_mat v, grk_mat out, const g
         return e;
     const int bq = NW * QPW;
     dim3 grid((unsigned)((lq + bq - 1) / bq), (unsigned)heads, (unsigned)sp.count);
-    grk_launch(ref_attention<DCH, QPW, NW>, dim3(grid), dim3(NW * 32), smem, s, q, k, v, out, sp, lk_dev,
+    return grk_launch(ref_attention<DCH, QPW, NW>, dim3(grid), dim3(NW * 32), smem, s, q, k, v, out, sp, lk_dev,
                group, d, causal, sl2, vec);
-    return cudaGetLastError();
 }
 
 /* lq: the longest span's queries. Eight warps of four queries each (two

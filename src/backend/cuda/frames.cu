@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "cuda_kernels.h"
+#include "launch.cuh"
 
 namespace {
 
@@ -76,6 +77,7 @@ extern "C" cudaError_t grk_frame_to_pixels(const uint8_t *crop, int64_t row_byte
     if (plane <= 0)
         return cudaSuccess;
     const int64_t blocks = (plane + kThreads - 1) / kThreads;
-    frame_to_pixels_kernel<<<(unsigned)blocks, kThreads, 0, s>>>(crop, row_bytes, ax, ay, size, out);
-    return cudaGetLastError();
+    const grk_stream ks = {s, 0, {NULL, 0}};
+    return grk_launch(frame_to_pixels_kernel, dim3((unsigned)blocks), dim3(kThreads), 0, ks, crop, row_bytes, ax, ay,
+                      size, out);
 }

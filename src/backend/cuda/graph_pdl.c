@@ -179,7 +179,7 @@ static int is_kernel(cudaGraphNode_t n)
     return cudaGraphNodeGetType(n, &t) == cudaSuccess && t == cudaGraphNodeTypeKernel;
 }
 
-int gr_cuda_graph_programmatic(gr_cuda_backend *cb, cudaGraph_t g)
+static int make_programmatic(gr_cuda_backend *cb, cudaGraph_t g)
 {
     if (cb->cublas_spans_lost || !cb->drv_node_params || (!cb->drv_func_name && !cb->drv_kernel_name))
         return 0;
@@ -223,5 +223,15 @@ int gr_cuda_graph_programmatic(gr_cuda_backend *cb, cudaGraph_t g)
     free(from);
     free(to);
     free(ed);
+    return changed;
+}
+
+int gr_cuda_graph_programmatic(gr_cuda_backend *cb, cudaGraph_t g)
+{
+    const int changed = make_programmatic(cb, g);
+    /* Its queries may fail by design (cudaGraphGetEdges says
+     * cudaErrorLossyQuery where edges carry data); their status is handled
+     * there and must not linger as the thread's last error. */
+    (void)cudaGetLastError();
     return changed;
 }

@@ -311,18 +311,19 @@ extern "C" cudaError_t grk_rownorm(grk_mat x, grk_mat y, int64_t rows, int64_t c
         if (par[i] && !grk_vec_ok_f32(par[i]))
             vec = 0;
     const int64_t nch = (cols + 7) / 8;
+    cudaError_t e;
     if (nch <= 32) { /* a warp holds the row: no barriers; 8 rows per block */
-        grk_launch(rownorm_kernel<true>, dim3((unsigned)((rows + 7) / 8)), dim3(256), 0, s, x, y, rows, cols, true, center, vec, w, b,
+        e = grk_launch(rownorm_kernel<true>, dim3((unsigned)((rows + 7) / 8)), dim3(256), 0, s, x, y, rows, cols, true, center, vec, w, b,
                                                                           scale, shift, eps, s.pf);
     } else if (nch <= kRowThreads) {
         int threads = (int)((nch + 31) / 32 * 32);
-        grk_launch(rownorm_kernel<true>, dim3((unsigned)rows), dim3(threads), 0, s, x, y, rows, cols, false, center, vec, w, b, scale,
+        e = grk_launch(rownorm_kernel<true>, dim3((unsigned)rows), dim3(threads), 0, s, x, y, rows, cols, false, center, vec, w, b, scale,
                                                                  shift, eps, s.pf);
     } else {
-        grk_launch(rownorm_kernel<false>, dim3((unsigned)rows), dim3(kRowThreads), 0, s, x, y, rows, cols, false, center, vec, w, b,
+        e = grk_launch(rownorm_kernel<false>, dim3((unsigned)rows), dim3(kRowThreads), 0, s, x, y, rows, cols, false, center, vec, w, b,
                                                                       scale, shift, eps, s.pf);
     }
-    return cudaGetLastError();
+    return e;
 }
 
 extern "C" cudaError_t grk_qk_norm_rope(grk_mat x, int64_t rows, int heads, int head_dim,
@@ -337,8 +338,7 @@ extern "C" cudaError_t grk_qk_norm_rope(grk_mat x, int64_t rows, int heads, int 
         grk_vec_ok_f32(sin) && ldc % 4 == 0) {
         int threads = chunks < 256 ? (int)((chunks + 31) / 32 * 32) : 256;
         dim3 grid((unsigned)((chunks + threads - 1) / threads), (unsigned)(rows < 65535 ? rows : 65535));
-        grk_launch(qk_norm_rope_vec_kernel, dim3(grid), dim3(threads), 0, s, s.pf, x, rows, chunks, head_dim, w, eps, cos, sin, ldc);
-        return cudaGetLastError();
+        return grk_launch(qk_norm_rope_vec_kernel, dim3(grid), dim3(threads), 0, s, s.pf, x, rows, chunks, head_dim, w, eps, cos, sin, ldc);
     }
     int wpb = heads < 8 ? heads : 8;
     dim3 grid((unsigned)((heads + wpb - 1) / wpb), (unsigned)(rows < 65535 ? rows : 65535));
@@ -346,12 +346,11 @@ extern "C" cudaError_t grk_qk_norm_rope(grk_mat x, int64_t rows, int heads, int 
      * cost occupancy (a second wave at 294 x 16 heads). */
     int half = head_dim / 2;
     if (half <= 32)
-        grk_launch(qk_norm_rope_kernel<1>, dim3(grid), dim3(32 * wpb), 0, s, s.pf, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
+        return grk_launch(qk_norm_rope_kernel<1>, dim3(grid), dim3(32 * wpb), 0, s, s.pf, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
     else if (half <= 64)
-        grk_launch(qk_norm_rope_kernel<2>, dim3(grid), dim3(32 * wpb), 0, s, s.pf, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
+        return grk_launch(qk_norm_rope_kernel<2>, dim3(grid), dim3(32 * wpb), 0, s, s.pf, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
     else if (half <= 128)
-        grk_launch(qk_norm_rope_kernel<4>, dim3(grid), dim3(32 * wpb), 0, s, s.pf, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
+        return grk_launch(qk_norm_rope_kernel<4>, dim3(grid), dim3(32 * wpb), 0, s, s.pf, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
     else
-        grk_launch(qk_norm_rope_kernel<0>, dim3(grid), dim3(32 * wpb), 0, s, s.pf, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
-    return cudaGetLastError();
+        return grk_launch(qk_norm_rope_kernel<0>, dim3(grid), dim3(32 * wpb), 0, s, s.pf, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
 }
