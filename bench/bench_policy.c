@@ -3,9 +3,10 @@
  * on a camera frame of H x W (cropped and resized to the model's image
  * size), the GR1 arms' state and a 12-word instruction, repeated; prints
  * the median, min and p90 of the call (host clock around the call) and of
- * its parts from groot_policy_timings: preprocess (tokenizer, image, state),
- * network (groot_forward's own total: upload, network, download) and
- * postprocess (unnormalize, split per key).
+ * its parts from groot_policy_timings: preprocess (tokenizer, crop windows,
+ * state), network (groot_forward's own total: upload with the frame's resize
+ * on the model's device, network, download) and postprocess (unnormalize,
+ * split per key).
  *
  *   bench_policy MODEL_DIR [DEVICE cpu] [PRECISION fp32] [H 480] [W 640] [ITERS 50] [BATCH 0]
  *

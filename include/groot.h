@@ -130,7 +130,8 @@ typedef struct groot_sample_out {
 /* Time of each stage of the last call, in milliseconds, from the backend's
  * timer marks (CUDA events on the GPU, the monotonic clock on the CPU). */
 typedef struct groot_timings {
-    double preprocess_ms;  /* policy only: tokenizer, images, state */
+    double preprocess_ms;  /* policy only: tokenizer, crop windows, state */
+    /* upload_ms: inputs copied in, camera frames given as frames resized */
     double upload_ms, vision_ms, language_ms, vl_ms, action_head_ms, download_ms;
     double postprocess_ms; /* policy only: unnormalize, split per key */
     double total_ms;
