@@ -726,6 +726,73 @@ static void test_patchify(void)
     free(px);
 }
 
+/* frames_to_pixels: the image layer's crop + resize and normalization,
+ * each frame into its row, a batch's frames side by side with the same
+ * bytes as one by one; what the op refuses, it names. */
+static void test_frames_to_pixels(void)
+{
+    enum { S = 32, N = 5 };
+    const int dims[N][6] = {/* h, w, top, left, crop_h, crop_w */
+                            {48, 64, 2, 3, 44, 60}, {20, 20, 0, 0, 20, 20}, {1, 1, 0, 0, 1, 1},
+                            {32, 32, 0, 0, 32, 32}, {90, 40, 10, 4, 70, 32}};
+    uint8_t *rgb[N];
+    gr_frame_job jobs[N];
+    uint64_t st = 7;
+    for (int i = 0; i < N; i++) {
+        const size_t n = (size_t)dims[i][0] * dims[i][1] * 3;
+        rgb[i] = malloc(n);
+        for (size_t k = 0; k < n; k++)
+            rgb[i][k] = (uint8_t)(gr_splitmix64(&st) >> 56);
+        jobs[i] = (gr_frame_job){rgb[i], dims[i][0], dims[i][1], dims[i][2], dims[i][3], dims[i][4], dims[i][5],
+                                 N - 1 - i};
+    }
+    gr_tensor px = make(N, 3 * S * S, GR_F32);
+    OK(be->ops->frames_to_pixels(be, N, jobs, S, &px)); /* side by side where threads allow */
+    float *got = fetch(&px);
+    gr_resizer r;
+    gr_resizer_init(&r);
+    gr_error err = {0};
+    uint8_t resized[S * S * 3];
+    float want[3 * S * S];
+    for (int i = 0; i < N; i++) {
+        CHECK(gr_image_resize_window(&r, rgb[i], dims[i][0], dims[i][1], dims[i][2], dims[i][3], dims[i][4],
+                                     dims[i][5], S, S, resized, &err) == GROOT_OK,
+              "resize: %s", err.msg);
+        gr_image_to_pixels(resized, S, S, want);
+        CHECK(memcmp(got + (size_t)jobs[i].row * 3 * S * S, want, sizeof want) == 0,
+              "frame %d (%dx%d, crop %dx%d) differs from the image layer's pixels", i, dims[i][0], dims[i][1],
+              dims[i][4], dims[i][5]);
+    }
+    free(got);
+    gr_resizer_free(&r);
+
+    gr_frame_job bad = jobs[0];
+    bad.left = 5; /* 5 + 60 > 64 */
+    CHECK(be->ops->frames_to_pixels(be, 1, &bad, S, &px) == GROOT_ERR_INVALID_ARG &&
+              strstr(be->err.msg, "crop window 44x60 at (2,5)"),
+          "window past the edge: %s", be->err.msg);
+    bad = jobs[0];
+    bad.rgb = NULL;
+    CHECK(be->ops->frames_to_pixels(be, 1, &bad, S, &px) == GROOT_ERR_INVALID_ARG &&
+              strstr(be->err.msg, "rgb is NULL"),
+          "no pixels: %s", be->err.msg);
+    bad = jobs[0];
+    bad.row = N;
+    CHECK(be->ops->frames_to_pixels(be, 1, &bad, S, &px) == GROOT_ERR_INVALID_ARG && strstr(be->err.msg, "row 5"),
+          "row past the tensor: %s", be->err.msg);
+    bad = jobs[0];
+    bad.height = 20000;
+    CHECK(be->ops->frames_to_pixels(be, 1, &bad, S, &px) == GROOT_ERR_INVALID_ARG && strstr(be->err.msg, "20000x64"),
+          "frame too tall: %s", be->err.msg);
+    CHECK(be->ops->frames_to_pixels(be, 1, jobs, S + 1, &px) == GROOT_ERR_INVALID_ARG &&
+              strstr(be->err.msg, "pixels must be float32"),
+          "pixels of another size: %s", be->err.msg);
+    CHECK(be->ops->frames_to_pixels(be, 2, NULL, S, &px) == GROOT_ERR_INVALID_ARG, "jobs NULL: %s", be->err.msg);
+    be->ops->free(be, &px);
+    for (int i = 0; i < N; i++)
+        free(rgb[i]);
+}
+
 static void test_alloc_bad_shapes(void)
 {
     /* Shapes no allocation can hold: each refused, naming the op, nothing held. */
@@ -976,6 +1043,7 @@ int main(void)
     test_elementwise();
     test_embed();
     test_patchify();
+    test_frames_to_pixels();
     test_alloc_bad_shapes();
     test_upload();
     test_execution();
