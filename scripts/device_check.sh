@@ -181,8 +181,8 @@ for b in 1 4 8 16; do
   "$G" bench --model $m3b --device cuda --precision bf16 --component all --batch $b --views 1 \
     --iters 30 --warmup 3 --json >"$OUT/throughput_b$b.jsonl" 2>"$OUT/throughput_b$b.err"
 done
-# The whole policy call (camera frame cropped and resized on the host, tokenizer,
-# transforms, the network), with the model's own frame size and a VGA camera's.
+# The whole policy call (tokenizer, transforms, the camera frame cropped and resized
+# on the GPU, the network), with the model's own frame size and a VGA camera's.
 for hw in "224 224" "480 640"; do
   "$B/tests/bench_policy" $m3b cuda bf16 $hw 30 >"$OUT/policy_${hw/ /x}.txt" 2>&1
 done

@@ -1,6 +1,7 @@
 #include "backend/backend.h"
 
 #include "core/env.h"
+#include "image/image.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -169,9 +170,9 @@ groot_status gr_frame_jobs_check(gr_backend *be, const char *op, int n, const gr
 {
     if (n < 0 || (n > 0 && !jobs))
         return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "%s: %d jobs at %p", op, n, (const void *)jobs);
-    if (size < 1 || size > GR_FRAME_SIDE_MAX)
+    if (!gr_image_size_ok(size, size))
         return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "%s: image size %d is outside [1, %d]", op, size,
-                       GR_FRAME_SIDE_MAX);
+                       GR_IMAGE_SIDE_MAX);
     const int64_t plane = 3 * (int64_t)size * size;
     if (!pixels || !pixels->data || pixels->dtype != GR_F32 || pixels->cols != plane || pixels->ld < plane)
         return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "%s: pixels must be float32 [V, %lld]", op,
@@ -180,11 +181,10 @@ groot_status gr_frame_jobs_check(gr_backend *be, const char *op, int n, const gr
         const gr_frame_job *j = &jobs[i];
         if (!j->rgb)
             return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "%s: frame %d has no pixels (rgb is NULL)", op, i);
-        if (j->height < 1 || j->width < 1 || j->height > GR_FRAME_SIDE_MAX || j->width > GR_FRAME_SIDE_MAX)
+        if (!gr_image_size_ok(j->height, j->width))
             return gr_fail(&be->err, GROOT_ERR_INVALID_ARG, "%s: frame %d is %dx%d; expected 1..%d on each side",
-                           op, i, j->height, j->width, GR_FRAME_SIDE_MAX);
-        if (j->crop_h < 1 || j->crop_w < 1 || j->top < 0 || j->left < 0 || j->top > j->height - j->crop_h ||
-            j->left > j->width - j->crop_w)
+                           op, i, j->height, j->width, GR_IMAGE_SIDE_MAX);
+        if (!gr_image_window_ok(j->height, j->width, j->top, j->left, j->crop_h, j->crop_w))
             return gr_fail(&be->err, GROOT_ERR_INVALID_ARG,
                            "%s: frame %d: crop window %dx%d at (%d,%d) does not fit its %dx%d image", op, i,
                            j->crop_h, j->crop_w, j->top, j->left, j->height, j->width);

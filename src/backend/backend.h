@@ -248,11 +248,10 @@ groot_status gr_attention_spans_each(gr_backend *be, const gr_tensor *q, const g
 groot_status gr_row_spans_check(gr_backend *be, const char *op, const gr_tensor *q, const gr_tensor *k,
                                 int causal, const gr_row_spans *spans, const gr_tensor *kv_valid);
 
-/* frames_to_pixels' checks both backends make: size 1..16384, pixels
- * float32 [>= rows, 3*size*size], and per job an image of 1..16384 on each
- * side, a non-empty window inside it and a row inside pixels; `op` names
- * the op, messages name the job. */
-#define GR_FRAME_SIDE_MAX 16384
+/* frames_to_pixels' checks both backends make: size and each frame within
+ * the image layer's bounds (gr_image_size_ok), pixels float32 [>= rows,
+ * 3*size*size], each window inside its frame (gr_image_window_ok) and each
+ * row inside pixels; `op` names the op, messages name the job. */
 groot_status gr_frame_jobs_check(gr_backend *be, const char *op, int n, const gr_frame_job *jobs, int size,
                                  const gr_tensor *pixels);
 

@@ -15,6 +15,22 @@
 
 /* ---- crop + resize ---- */
 
+/* The largest side of a camera frame or a resize target. */
+#define GR_IMAGE_SIDE_MAX 16384
+
+/* 1 .. GR_IMAGE_SIDE_MAX on each side. */
+static inline int gr_image_size_ok(int height, int width)
+{
+    return height >= 1 && width >= 1 && height <= GR_IMAGE_SIDE_MAX && width <= GR_IMAGE_SIDE_MAX;
+}
+
+/* A non-empty window (top, left, crop_h, crop_w) inside a height x width image. */
+static inline int gr_image_window_ok(int height, int width, int top, int left, int crop_h, int crop_w)
+{
+    return crop_h >= 1 && crop_w >= 1 && top >= 0 && left >= 0 && top <= height - crop_h &&
+           left <= width - crop_w;
+}
+
 /* The reference's center crop for a crop scale: size (int(H*scale),
  * int(W*scale)) in double arithmetic as Python does it, offset
  * round((H-h)/2) with ties to even. GROOT_ERR_INVALID_ARG when the crop

@@ -247,14 +247,13 @@ groot_status gr_image_resize_window(gr_resizer *r, const uint8_t *in, int height
 {
     if (!in || !out || !r)
         return gr_fail(err, GROOT_ERR_INVALID_ARG, "image resize: NULL argument");
-    if (crop_h <= 0 || crop_w <= 0 || top < 0 || left < 0 || top + crop_h > height ||
-        left + crop_w > width)
+    if (!gr_image_window_ok(height, width, top, left, crop_h, crop_w))
         return gr_fail(err, GROOT_ERR_INVALID_ARG,
                        "crop window %dx%d at (%d,%d) does not fit a %dx%d image", crop_h, crop_w,
                        top, left, height, width);
-    if (out_h <= 0 || out_w <= 0 || out_h > 16384 || out_w > 16384)
-        return gr_fail(err, GROOT_ERR_INVALID_ARG,
-                       "resize target %dx%d: expected 1..16384 on each side", out_h, out_w);
+    if (!gr_image_size_ok(out_h, out_w))
+        return gr_fail(err, GROOT_ERR_INVALID_ARG, "resize target %dx%d: expected 1..%d on each side", out_h,
+                       out_w, GR_IMAGE_SIDE_MAX);
 
     int do_w = crop_w != out_w, do_h = crop_h != out_h;
     int taps_w = do_w ? gr_image_axis_taps(crop_w, out_w) : 0;

@@ -3,6 +3,7 @@
  * consistency checks, input validation, and the staged forward pipeline.
  */
 #include "model/model.h"
+#include "image/image.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -188,8 +189,8 @@ static groot_status check_finite(const float *x, size_t n, int sample, const cha
     return GROOT_OK;
 }
 
-/* Camera frames the backend is to crop and resize: the sizes it accepts
- * (gr_frame_jobs_check) named by sample and view. */
+/* Camera frames the backend is to crop and resize: what frames_to_pixels
+ * accepts (the image layer's bounds), named by sample and view. */
 static groot_status check_frames(const gr_model_config *cfg, const groot_sample *s, int i, gr_error *err)
 {
     if (cfg->vision.channels != 3)
@@ -199,11 +200,10 @@ static groot_status check_frames(const gr_model_config *cfg, const groot_sample 
         const groot_frame *f = &s->frames[v];
         if (!f->rgb)
             return gr_fail(err, GROOT_ERR_INVALID_ARG, "sample %d: frames[%d].rgb is NULL", i, v);
-        if (f->height < 1 || f->width < 1 || f->height > GR_FRAME_SIDE_MAX || f->width > GR_FRAME_SIDE_MAX)
+        if (!gr_image_size_ok(f->height, f->width))
             return gr_fail(err, GROOT_ERR_INVALID_ARG, "sample %d: frames[%d] is %dx%d; expected 1..%d on each side",
-                           i, v, f->height, f->width, GR_FRAME_SIDE_MAX);
-        if (f->crop_height < 1 || f->crop_width < 1 || f->crop_top < 0 || f->crop_left < 0 ||
-            f->crop_top > f->height - f->crop_height || f->crop_left > f->width - f->crop_width)
+                           i, v, f->height, f->width, GR_IMAGE_SIDE_MAX);
+        if (!gr_image_window_ok(f->height, f->width, f->crop_top, f->crop_left, f->crop_height, f->crop_width))
             return gr_fail(err, GROOT_ERR_INVALID_ARG,
                            "sample %d: frames[%d]: crop window %dx%d at (%d,%d) does not fit its %dx%d image", i, v,
                            f->crop_height, f->crop_width, f->crop_top, f->crop_left, f->height, f->width);

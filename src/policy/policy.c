@@ -402,7 +402,8 @@ static groot_status check_video(groot_policy *p, const groot_observation *obs, i
             return policy_fail(p, GROOT_ERR_INVALID_ARG, "'%s' must be uint8 (got another dtype, shape %s)",
                                key, shp);
         if (a->ndim != 4 + lead || a->shape[lead] != 1 || a->shape[lead + 3] != 3 || a->shape[lead + 1] < 1 ||
-            a->shape[lead + 2] < 1 || a->shape[lead + 1] > 16384 || a->shape[lead + 2] > 16384)
+            a->shape[lead + 2] < 1 || a->shape[lead + 1] > GR_IMAGE_SIDE_MAX ||
+            a->shape[lead + 2] > GR_IMAGE_SIDE_MAX)
             return gr_fail(&p->base.err, GROOT_ERR_INVALID_ARG,
                            "'%s' has shape %s; expected %s[1,H,W,3] (one RGB frame)", key, shp,
                            batched ? "[B," : "");
