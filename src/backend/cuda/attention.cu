@@ -892,7 +892,7 @@ cudaError_t launch_ref_qpw(grk_mat q, grk_mat k, grk_mat v, grk_mat out, const g
     const int bq = NW * QPW;
     dim3 grid((unsigned)((lq + bq - 1) / bq), (unsigned)heads, (unsigned)sp.count);
     return grk_launch(ref_attention<DCH, QPW, NW>, dim3(grid), dim3(NW * 32), smem, s, q, k, v, out, sp, lk_dev,
-               group, d, causal, sl2, vec);
+                      group, d, causal, sl2, vec);
 }
 
 /* lq: the longest span's queries. Eight warps of four queries each (two

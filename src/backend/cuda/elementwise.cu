@@ -147,7 +147,8 @@ extern "C" cudaError_t grk_act_add(grk_mat t, const float *bias, int act, grk_ma
 {
     if (rows <= 0 || cols <= 0)
         return cudaSuccess;
-    return grk_launch(act_add_kernel, dim3(grid_for(rows * cols)), dim3(kThreads), 0, s, t, bias, act, r, y, rows, cols);
+    return grk_launch(act_add_kernel, dim3(grid_for(rows * cols)), dim3(kThreads), 0, s, t, bias, act, r, y, rows,
+                      cols);
 }
 
 /* Threads along a row cover its chunks (at most 256, fewer for narrow
@@ -168,7 +169,8 @@ static cudaError_t ew_launch(int op, grk_mat a, grk_mat b, grk_mat y, int64_t ro
     if (gx > INT32_MAX)
         return cudaErrorInvalidValue;
     dim3 grid((unsigned)gx, (unsigned)(gy < 65535 ? gy : 65535));
-    return grk_launch(ew_kernel, dim3(grid), dim3(dim3((unsigned)tx, (unsigned)ty)), 0, s, op, a, b, y, rows, cols, b_rows, alpha, vec, s.pf);
+    return grk_launch(ew_kernel, grid, dim3((unsigned)tx, (unsigned)ty), 0, s, op, a, b, y, rows, cols, b_rows, alpha,
+                      vec, s.pf);
 }
 
 extern "C" cudaError_t grk_swiglu(grk_mat gate, grk_mat up, grk_mat y, int64_t rows, int64_t cols,
@@ -199,7 +201,8 @@ extern "C" cudaError_t grk_embed(const int32_t *ids, int64_t n, grk_mat table, i
 {
     if (n <= 0)
         return cudaSuccess;
-    return grk_launch(embed_kernel, dim3((unsigned)n), dim3(kThreads), 0, s, ids, n, table, image_id, images, y, dim);
+    return grk_launch(embed_kernel, dim3((unsigned)n), dim3(kThreads), 0, s, ids, n, table, image_id, images, y,
+                      dim);
 }
 
 extern "C" cudaError_t grk_patchify(const float *pixels, int64_t ldp, int64_t views, int channels,
@@ -208,6 +211,6 @@ extern "C" cudaError_t grk_patchify(const float *pixels, int64_t ldp, int64_t vi
     int64_t n = views * (height / patch) * (width / patch) * (int64_t)channels * patch * patch;
     if (n <= 0)
         return cudaSuccess;
-    return grk_launch(patchify_kernel, dim3(grid_for(n)), dim3(kThreads), 0, s, pixels, ldp, views, channels, height, width,
-                                                      patch, y);
+    return grk_launch(patchify_kernel, dim3(grid_for(n)), dim3(kThreads), 0, s, pixels, ldp, views, channels, height,
+                      width, patch, y);
 }

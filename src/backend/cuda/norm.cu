@@ -311,19 +311,15 @@ extern "C" cudaError_t grk_rownorm(grk_mat x, grk_mat y, int64_t rows, int64_t c
         if (par[i] && !grk_vec_ok_f32(par[i]))
             vec = 0;
     const int64_t nch = (cols + 7) / 8;
-    cudaError_t e;
-    if (nch <= 32) { /* a warp holds the row: no barriers; 8 rows per block */
-        e = grk_launch(rownorm_kernel<true>, dim3((unsigned)((rows + 7) / 8)), dim3(256), 0, s, x, y, rows, cols, true, center, vec, w, b,
-                                                                          scale, shift, eps, s.pf);
-    } else if (nch <= kRowThreads) {
-        int threads = (int)((nch + 31) / 32 * 32);
-        e = grk_launch(rownorm_kernel<true>, dim3((unsigned)rows), dim3(threads), 0, s, x, y, rows, cols, false, center, vec, w, b, scale,
-                                                                 shift, eps, s.pf);
-    } else {
-        e = grk_launch(rownorm_kernel<false>, dim3((unsigned)rows), dim3(kRowThreads), 0, s, x, y, rows, cols, false, center, vec, w, b,
-                                                                      scale, shift, eps, s.pf);
-    }
-    return e;
+    /* A warp holds a row where it can (no barriers; 8 rows per block), else
+     * a block does, keeping its chunks in registers up to kRowThreads. */
+    const bool warp_row = nch <= 32;
+    void (*kernel)(grk_mat, grk_mat, int64_t, int64_t, bool, int, int, const float *, const float *, const float *,
+                   const float *, float, grk_pf) = nch <= kRowThreads ? rownorm_kernel<true> : rownorm_kernel<false>;
+    const dim3 grid((unsigned)(warp_row ? (rows + 7) / 8 : rows));
+    const int threads = warp_row ? 256 : nch <= kRowThreads ? (int)((nch + 31) / 32 * 32) : kRowThreads;
+    return grk_launch(kernel, grid, dim3(threads), 0, s, x, y, rows, cols, warp_row, center, vec, w, b, scale, shift,
+                      eps, s.pf);
 }
 
 extern "C" cudaError_t grk_qk_norm_rope(grk_mat x, int64_t rows, int heads, int head_dim,
@@ -338,19 +334,16 @@ extern "C" cudaError_t grk_qk_norm_rope(grk_mat x, int64_t rows, int heads, int 
         grk_vec_ok_f32(sin) && ldc % 4 == 0) {
         int threads = chunks < 256 ? (int)((chunks + 31) / 32 * 32) : 256;
         dim3 grid((unsigned)((chunks + threads - 1) / threads), (unsigned)(rows < 65535 ? rows : 65535));
-        return grk_launch(qk_norm_rope_vec_kernel, dim3(grid), dim3(threads), 0, s, s.pf, x, rows, chunks, head_dim, w, eps, cos, sin, ldc);
+        return grk_launch(qk_norm_rope_vec_kernel, grid, dim3(threads), 0, s, s.pf, x, rows, chunks, head_dim, w, eps,
+                          cos, sin, ldc);
     }
     int wpb = heads < 8 ? heads : 8;
     dim3 grid((unsigned)((heads + wpb - 1) / wpb), (unsigned)(rows < 65535 ? rows : 65535));
     /* The fewest pairs per lane that cover the head: registers beyond that
      * cost occupancy (a second wave at 294 x 16 heads). */
-    int half = head_dim / 2;
-    if (half <= 32)
-        return grk_launch(qk_norm_rope_kernel<1>, dim3(grid), dim3(32 * wpb), 0, s, s.pf, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
-    else if (half <= 64)
-        return grk_launch(qk_norm_rope_kernel<2>, dim3(grid), dim3(32 * wpb), 0, s, s.pf, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
-    else if (half <= 128)
-        return grk_launch(qk_norm_rope_kernel<4>, dim3(grid), dim3(32 * wpb), 0, s, s.pf, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
-    else
-        return grk_launch(qk_norm_rope_kernel<0>, dim3(grid), dim3(32 * wpb), 0, s, s.pf, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
+    const int half = head_dim / 2;
+    void (*kernel)(grk_pf, grk_mat, int64_t, int, int, const float *, float, const float *, const float *, int64_t) =
+        half <= 32 ? qk_norm_rope_kernel<1> : half <= 64 ? qk_norm_rope_kernel<2>
+                                            : half <= 128 ? qk_norm_rope_kernel<4> : qk_norm_rope_kernel<0>;
+    return grk_launch(kernel, grid, dim3(32 * wpb), 0, s, s.pf, x, rows, heads, head_dim, w, eps, cos, sin, ldc);
 }
