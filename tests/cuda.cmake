@@ -39,4 +39,8 @@ if(GROOT_HAVE_CUDA)
   add_executable(cublas_config_sweep ${CMAKE_SOURCE_DIR}/bench/cublas_config_sweep.cu)
   target_compile_options(cublas_config_sweep PRIVATE -gencode=arch=compute_90a,code=sm_90a -O3)
   target_link_libraries(cublas_config_sweep PRIVATE CUDA::cudart_static CUDA::cublasLt)
+  # Probe: the residual GEMMs as K-sliced batched calls, reduced in the norm.
+  add_executable(cublas_splitk_probe ${CMAKE_SOURCE_DIR}/bench/cublas_splitk_probe.cu)
+  target_compile_options(cublas_splitk_probe PRIVATE -gencode=arch=compute_90a,code=sm_90a -O3)
+  target_link_libraries(cublas_splitk_probe PRIVATE CUDA::cudart_static CUDA::cublasLt)
 endif()
