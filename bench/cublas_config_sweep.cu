@@ -38,16 +38,12 @@ static int attr(const cublasLtMatmulAlgo_t &a, cublasLtMatmulAlgoConfigAttribute
     return w == 2 ? (int)(uint16_t)v : (int)v;
 }
 
-struct ctx {
-    cublasLtHandle_t lt;
+struct ctx : groot_lt {
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t la, lb, lc;
-    void *ws;
-    size_t wss;
     __nv_bfloat16 *w, *x, *y;
     int copies;
     shape sh;
-    cudaStream_t s;
     cudaEvent_t e0, e1;
 };
 
@@ -196,10 +192,7 @@ static void run_shape(ctx &c, const shape &sh)
         }
         printf("  fastest enumerated vs heuristic best: max |diff| %.3g (max |y| %.3g)\n", dmax, amax);
     }
-    cublasLtMatrixLayoutDestroy(c.la);
-    cublasLtMatrixLayoutDestroy(c.lb);
-    cublasLtMatrixLayoutDestroy(c.lc);
-    cublasLtMatmulDescDestroy(c.desc);
+    groot_gemm_forget(c.desc, c.la, c.lb, c.lc);
     cudaFree(c.w);
     cudaFree(c.x);
     cudaFree(c.y);
@@ -216,10 +209,7 @@ int main(int argc, char **argv)
     if (argc == 4)
         shapes = {{"given", atoi(argv[1]), atoi(argv[2]), atoi(argv[3])}};
     ctx c;
-    LK(cublasLtCreate(&c.lt));
-    c.wss = 32 << 20;
-    CK(cudaMalloc(&c.ws, c.wss));
-    CK(cudaStreamCreateWithFlags(&c.s, cudaStreamNonBlocking));
+    groot_lt_open(&c);
     CK(cudaEventCreate(&c.e0));
     CK(cudaEventCreate(&c.e1));
     for (const shape &sh : shapes)

@@ -92,13 +92,6 @@ __global__ void fill_f32(float *p, int64_t n, uint32_t seed, float scale)
     }
 }
 
-struct ctx {
-    cublasLtHandle_t lt;
-    void *ws;
-    size_t wss;
-    cudaStream_t s;
-};
-
 struct plan {
     shape sh;
     int splits;
@@ -137,7 +130,7 @@ static void describe_plan(plan &q)
     }
 }
 
-static bool enqueue_gemm(ctx &c, plan &q, int i, const cublasLtMatmulAlgo_t &algo)
+static bool enqueue_gemm(groot_lt &c, plan &q, int i, const cublasLtMatmulAlgo_t &algo)
 {
     const float one = 1.0f, zero = 0.0f;
     const __nv_bfloat16 *w = q.w + (size_t)(i % q.copies) * q.sh.n * q.sh.k;
@@ -148,7 +141,7 @@ static bool enqueue_gemm(ctx &c, plan &q, int i, const cublasLtMatmulAlgo_t &alg
                           c.s) == CUBLAS_STATUS_SUCCESS;
 }
 
-static void enqueue_norm(ctx &c, plan &q)
+static void enqueue_norm(groot_lt &c, plan &q)
 {
     reduce_layernorm<<<q.sh.m, 256, 0, c.s>>>(q.x, q.p, q.splits == 1 ? 0 : q.splits, (int64_t)q.sh.m * q.sh.n,
                                                q.bias, q.h, q.sh.n, 1e-6f);
@@ -156,7 +149,7 @@ static void enqueue_norm(ctx &c, plan &q)
 
 /* Microseconds per item of a chain of 16 in a graph (GEMMs, or GEMM + norm
  * pairs); < 0 if the algorithm failed. x is reset before each replay. */
-static double time_chain(ctx &c, plan &q, const cublasLtMatmulAlgo_t &algo, bool with_norm)
+static double time_chain(groot_lt &c, plan &q, const cublasLtMatmulAlgo_t &algo, bool with_norm)
 {
     const int chain = 16;
     cudaGraph_t g;
@@ -185,7 +178,7 @@ static double time_chain(ctx &c, plan &q, const cublasLtMatmulAlgo_t &algo, bool
 }
 
 /* One (GEMM, norm) pair from the initial x: x and h to the host. */
-static void one_pair(ctx &c, plan &q, const cublasLtMatmulAlgo_t &algo, std::vector<float> &x, std::vector<float> &h)
+static void one_pair(groot_lt &c, plan &q, const cublasLtMatmulAlgo_t &algo, std::vector<float> &x, std::vector<float> &h)
 {
     const size_t e = (size_t)q.sh.m * q.sh.n;
     CK(cudaMemcpyAsync(q.x, q.x0, e * 4, cudaMemcpyDeviceToDevice, c.s));
@@ -212,7 +205,7 @@ static double max_diff(const std::vector<float> &a, const std::vector<float> &b)
     return d;
 }
 
-static void run_shape(ctx &c, const shape &sh)
+static void run_shape(groot_lt &c, const shape &sh)
 {
     plan base = {};
     base.sh = sh;
@@ -265,10 +258,7 @@ static void run_shape(ctx &c, const shape &sh)
                    sh.name, sh.m, sh.n, sh.k, S, best, pair, pair - pair1, found, x1.empty() ? 0.0 : max_diff(x, x1),
                    h1.empty() ? 0.0 : max_diff(h, h1));
         }
-        cublasLtMatrixLayoutDestroy(q.la);
-        cublasLtMatrixLayoutDestroy(q.lb);
-        cublasLtMatrixLayoutDestroy(q.lc);
-        cublasLtMatmulDescDestroy(q.desc);
+        groot_gemm_forget(q.desc, q.la, q.lb, q.lc);
     }
     fflush(stdout);
     cudaFree(base.w);
@@ -288,11 +278,8 @@ int main(int argc, char **argv)
     };
     if (argc == 4)
         shapes = {{"given", atoi(argv[1]), atoi(argv[2]), atoi(argv[3])}};
-    ctx c;
-    LK(cublasLtCreate(&c.lt));
-    c.wss = 32 << 20;
-    CK(cudaMalloc(&c.ws, c.wss));
-    CK(cudaStreamCreateWithFlags(&c.s, cudaStreamNonBlocking));
+    groot_lt c;
+    groot_lt_open(&c);
     for (const shape &sh : shapes)
         run_shape(c, sh);
     return 0;

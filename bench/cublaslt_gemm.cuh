@@ -21,6 +21,24 @@
         }                                                                                                     \
     } while (0)
 
+/* What every probe runs on: a handle, a 32 MB workspace, a stream. */
+struct groot_lt {
+    cublasLtHandle_t lt;
+    void *ws;
+    size_t wss;
+    cudaStream_t s;
+};
+
+static void groot_lt_open(groot_lt *g)
+{
+    LK(cublasLtCreate(&g->lt));
+    g->wss = 32 << 20;
+    if (cudaMalloc(&g->ws, g->wss) != cudaSuccess || cudaStreamCreateWithFlags(&g->s, cudaStreamNonBlocking)) {
+        fprintf(stderr, "no workspace or stream for cuBLASLt\n");
+        exit(1);
+    }
+}
+
 /* The descriptor and the layouts of A (w), B (x) and C = D (y). */
 static void groot_gemm_describe(int m, int n, int k, cublasLtMatmulDesc_t *desc, cublasLtMatrixLayout_t *la,
                                 cublasLtMatrixLayout_t *lb, cublasLtMatrixLayout_t *lc)
@@ -32,6 +50,15 @@ static void groot_gemm_describe(int m, int n, int k, cublasLtMatmulDesc_t *desc,
     LK(cublasLtMatrixLayoutCreate(la, CUDA_R_16BF, k, n, k));
     LK(cublasLtMatrixLayoutCreate(lb, CUDA_R_16BF, k, m, k));
     LK(cublasLtMatrixLayoutCreate(lc, CUDA_R_16BF, n, m, n));
+}
+
+static void groot_gemm_forget(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb,
+                              cublasLtMatrixLayout_t lc)
+{
+    cublasLtMatrixLayoutDestroy(la);
+    cublasLtMatrixLayoutDestroy(lb);
+    cublasLtMatrixLayoutDestroy(lc);
+    cublasLtMatmulDescDestroy(desc);
 }
 
 /* The heuristic's best max algorithms within wss bytes of workspace; how many. */
