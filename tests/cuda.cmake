@@ -13,6 +13,11 @@ if(GROOT_HAVE_CUDA)
   target_compile_definitions(gemm_tma_trace PRIVATE GRK_TMA_TRACE=4096)
   target_compile_options(gemm_tma_trace PRIVATE -gencode=arch=compute_90a,code=sm_90a -O3)
   target_link_libraries(gemm_tma_trace PRIVATE CUDA::cudart_static)
+  # Probe: one SM's intake through the TMA unit, with nothing else to do.
+  add_executable(tma_intake ${CMAKE_SOURCE_DIR}/bench/tma_intake.cu)
+  target_include_directories(tma_intake PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/src/backend/cuda)
+  target_compile_options(tma_intake PRIVATE -gencode=arch=compute_90a,code=sm_90a -O3)
+  target_link_libraries(tma_intake PRIVATE CUDA::cudart_static)
 endif()
 
 # Probe (not a test): cublas_pdl_probe checks that cuBLASLt's kernels wait
