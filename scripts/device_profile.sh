@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# One steady-state call of the whole pipeline under Nsight Compute: every
-# kernel of the replayed graph timed on its own, then summed by kernel and
-# by stage. Usage:
+# One steady-state call of the whole pipeline under Nsight Compute: the
+# third replay of the call's graph runs kernel by kernel instead
+# (GROOT_PROFILE_REPLAY), every kernel is timed on its own, then summed by
+# kernel and by stage. Usage:
 #   scripts/device_profile.sh [PACKED_DIR (.dev)] [MODEL_DIR] [PRECISION (bf16)] [time|sol]
 # time (default): warm caches, clocks left alone, duration only. The
 #   difference between the call's CUDA-event time and the sum of its

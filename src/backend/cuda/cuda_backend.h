@@ -112,9 +112,10 @@ typedef struct gr_cuda_backend {
     uint64_t graph_clock;
     int capturing;
 
-    /* GROOT_PROFILE_REPLAY=N: the Nth graph replay runs between
-     * cudaProfilerStart and Stop, so `ncu --profile-from-start off` sees one
-     * whole steady-state call and nothing of loading or autotuning. */
+    /* GROOT_PROFILE_REPLAY=N: the Nth graph replay runs kernel by kernel
+     * (not as the graph) between cudaProfilerStart and Stop, so `ncu
+     * --profile-from-start off` sees one whole steady-state call and
+     * nothing of loading or autotuning. */
     long profile_replay;
     long replays;
     /* The other knobs, read and checked once (gr_cuda_knobs_from_env):
