@@ -18,11 +18,6 @@
 #include "bench_util.cuh"
 #include "cublaslt_gemm.cuh"
 
-struct shape {
-    const char *name;
-    int m, n, k;
-};
-
 struct cand {
     cublasLtMatmulAlgo_t algo;
     double us;
@@ -200,14 +195,12 @@ static void run_shape(ctx &c, const shape &sh)
 
 int main(int argc, char **argv)
 {
-    std::vector<shape> shapes = {
+    const std::vector<shape> shapes = shapes_or_given(argc, argv, {
         {"vit qkv", 256, 3456, 1152},  {"vit o", 256, 1152, 1152},   {"vit fc1", 256, 4304, 1152},
         {"vit fc2", 256, 1152, 4304},  {"llm qkv", 304, 4096, 2048}, {"llm o", 304, 2048, 2048},
         {"llm gate/up", 304, 12288, 2048}, {"llm down", 304, 2048, 6144}, {"vl ff1", 304, 8192, 2048},
         {"vl ff2", 304, 2048, 8192},
-    };
-    if (argc == 4)
-        shapes = {{"given", atoi(argv[1]), atoi(argv[2]), atoi(argv[3])}};
+    });
     ctx c;
     groot_lt_open(&c);
     CK(cudaEventCreate(&c.e0));

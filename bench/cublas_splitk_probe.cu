@@ -24,11 +24,6 @@
 #include "bench_util.cuh"
 #include "cublaslt_gemm.cuh"
 
-struct shape {
-    const char *name;
-    int m, n, k;
-};
-
 /* x[row] += bias + sum over s of p[s][row]; h[row] = LayerNorm(x[row]) in
  * bf16 (gamma 1, beta 0: the cost is the same). One block of 256 threads
  * a row, up to 8 columns a thread, float32 statistics. */
@@ -272,12 +267,10 @@ static void run_shape(groot_lt &c, const shape &sh)
 
 int main(int argc, char **argv)
 {
-    std::vector<shape> shapes = {
+    const std::vector<shape> shapes = shapes_or_given(argc, argv, {
         {"vit o", 256, 1152, 1152}, {"vit fc2", 256, 1152, 4304}, {"llm o", 304, 2048, 2048},
         {"llm down", 304, 2048, 6144}, {"vl o", 304, 2048, 2048}, {"vl ff2", 304, 2048, 8192},
-    };
-    if (argc == 4)
-        shapes = {{"given", atoi(argv[1]), atoi(argv[2]), atoi(argv[3])}};
+    });
     groot_lt c;
     groot_lt_open(&c);
     for (const shape &sh : shapes)

@@ -21,6 +21,22 @@
         }                                                                                                     \
     } while (0)
 
+#include <vector>
+
+/* A GEMM shape y[m, n] = x[m, k] w[n, k]^T, named for the output. */
+struct shape {
+    const char *name;
+    int m, n, k;
+};
+
+/* The probe's own shapes, or the one its command line gives (M N K). */
+static std::vector<shape> shapes_or_given(int argc, char **argv, std::vector<shape> own)
+{
+    if (argc == 4)
+        return {{"given", atoi(argv[1]), atoi(argv[2]), atoi(argv[3])}};
+    return own;
+}
+
 /* What every probe runs on: a handle, a 32 MB workspace, a stream. */
 struct groot_lt {
     cublasLtHandle_t lt;
