@@ -49,11 +49,19 @@ static gr_cuda_graph *graph_slot(gr_cuda_backend *cb)
     return v;
 }
 
-static groot_status run_eager(gr_cuda_backend *cb, uint64_t key, gr_recorded_fn fn, void *ctx)
+/* fn itself, with `recording` set while it runs: a run_recorded inside it
+ * is part of this one. */
+static groot_status run_fn(gr_cuda_backend *cb, gr_recorded_fn fn, void *ctx)
 {
     cb->recording = 1;
     groot_status st = fn(ctx);
     cb->recording = 0;
+    return st;
+}
+
+static groot_status run_eager(gr_cuda_backend *cb, uint64_t key, gr_recorded_fn fn, void *ctx)
+{
+    groot_status st = run_fn(cb, fn, ctx);
     gr_cuda_gemm_tune_release(cb);
     if (st != GROOT_OK)
         return st; /* not remembered: the next call runs eagerly again */
@@ -80,9 +88,7 @@ groot_status gr_cuda_run_recorded(gr_backend *be, uint64_t key, gr_recorded_fn f
              * (its GEMMs tuned, nothing recorded): Nsight Compute stopped
              * at the first clustered Hopper GEMM of the graph's nodes. */
             cudaProfilerStart();
-            cb->recording = 1;
-            groot_status st = fn(ctx);
-            cb->recording = 0;
+            groot_status st = run_fn(cb, fn, ctx);
             cudaStreamSynchronize(cb->stream);
             cudaProfilerStop();
             return st;
@@ -96,10 +102,8 @@ groot_status gr_cuda_run_recorded(gr_backend *be, uint64_t key, gr_recorded_fn f
     GR_CUDA_TRY(be, cudaStreamBeginCapture(cb->stream, cudaStreamCaptureModeThreadLocal), "run_recorded",
                 detail);
     cb->capturing = 1;
-    cb->recording = 1;
     gr_cuda_capture_begin_cublas(cb);
-    groot_status st = fn(ctx);
-    cb->recording = 0;
+    groot_status st = run_fn(cb, fn, ctx);
     cb->capturing = 0;
     cudaGraph_t graph = NULL;
     cudaError_t e = cudaStreamEndCapture(cb->stream, &graph);
