@@ -1144,18 +1144,13 @@ static void test_recorded(void)
      * this 64-row linear on the Hopper GEMM. Every call (eager, capture,
      * the profiled replay, a plain replay) gives the first call's result. */
     {
-        const char *was = getenv("GROOT_GEMM_TMA");
-        char keep[16] = "";
-        if (was)
-            snprintf(keep, sizeof keep, "%s", was);
-        unsetenv("GROOT_GEMM_TMA");
+        unsetenv("GROOT_GEMM_TMA"); /* main keeps it at 0 for the shared backend */
         setenv("GROOT_PROFILE_REPLAY", "1", 1);
         gr_backend *pb = NULL;
         gr_error perr = {0};
         groot_status pst = gr_backend_cuda_create(0, &pb, &perr);
         unsetenv("GROOT_PROFILE_REPLAY");
-        if (was)
-            setenv("GROOT_GEMM_TMA", keep, 1);
+        setenv("GROOT_GEMM_TMA", "0", 1);
         CHECK(pst == GROOT_OK, "backend with GROOT_PROFILE_REPLAY=1: %s", perr.msg);
         if (pst == GROOT_OK) {
             rec_ctx cp = cg;
