@@ -1,7 +1,7 @@
 /*
  * What the CUDA measuring programs in bench/ share: a check that stops the
- * program on a CUDA error (naming the call and line), a seeded fill of
- * bf16 buffers, and the median of a set of timings.
+ * program on a CUDA error (naming the call and line), seeded fills of bf16
+ * and float32 buffers, an L2 flush, and the median of a set of timings.
  */
 #ifndef GR_BENCH_UTIL_CUH
 #define GR_BENCH_UTIL_CUH
@@ -33,6 +33,32 @@ __global__ void fill_bf16(__nv_bfloat16 *p, int64_t n, uint32_t seed, float scal
         h *= 0x5bd1e995u;
         p[i] = __float2bfloat16((((h >> 8) & 0xffff) / 65536.0f - 0.5f) * scale);
     }
+}
+
+/* The same hash, as float32. */
+__global__ void fill_f32(float *p, int64_t n, uint32_t seed, float scale)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
+        h ^= h >> 13;
+        h *= 0x5bd1e995u;
+        p[i] = (((h >> 8) & 0xffff) / 65536.0f - 0.5f) * scale;
+    }
+}
+
+/* Reads a buffer larger than L2 so that the next kernel finds its data in DRAM. */
+__global__ void read_flush(const float4 *p, int64_t n, float *sink)
+{
+    float acc = 0.0f;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        acc += p[i].x;
+    if (acc == 12345.0f)
+        *sink = acc;
+}
+
+static inline void flush_l2(unsigned char *flush, size_t bytes, cudaStream_t s)
+{
+    read_flush<<<528, 512, 0, s>>>((const float4 *)flush, (int64_t)(bytes / 16), (float *)flush);
 }
 
 static inline double median(std::vector<double> v)

@@ -77,16 +77,6 @@ __global__ void __launch_bounds__(256) reduce_layernorm(float *x, const float *p
     }
 }
 
-__global__ void fill_f32(float *p, int64_t n, uint32_t seed, float scale)
-{
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-        uint32_t v = (uint32_t)i * 2654435761u ^ seed;
-        v ^= v >> 13;
-        v *= 0x5bd1e995u;
-        p[i] = (((v >> 8) & 0xffff) / 65536.0f - 0.5f) * scale;
-    }
-}
-
 struct plan {
     shape sh;
     int splits;

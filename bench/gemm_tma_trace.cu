@@ -29,20 +29,6 @@ struct shape {
     int cfg, splits;
 };
 
-__global__ void read_flush(const float4 *p, int64_t n, float *sink)
-{
-    float acc = 0.0f;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-        acc += p[i].x;
-    if (acc == 12345.0f)
-        *sink = acc;
-}
-
-static void flush_l2(unsigned char *flush, size_t bytes, cudaStream_t s)
-{
-    read_flush<<<528, 512, 0, s>>>((const float4 *)flush, (int64_t)(bytes / 16), (float *)flush);
-}
-
 /* One launch's stamps, GRK_TMA_TRACE_SLOTS per CTA. */
 typedef std::vector<long long> trace;
 

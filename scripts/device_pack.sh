@@ -13,7 +13,7 @@ rm -rf "$D" && mkdir -p "$D/tests"
 cp "$B/groot" "$D/"
 cp "$B/tests/check_device" "$B/tests/test_backend_cuda" "$B/tests/test_policy_e2e" "$B/tests/bench_prompt_lengths" "$D/tests/"
 # The measuring programs, where this build has them.
-for bin in attention_sweep gemm_tma_trace tma_intake cublas_pdl_probe cublas_config_sweep cublas_splitk_probe bench_policy; do
+for bin in attention_sweep gemm_tma_trace tma_intake dit_stream cublas_pdl_probe cublas_config_sweep cublas_splitk_probe bench_policy; do
   if [ -x "$B/tests/$bin" ]; then cp "$B/tests/$bin" "$D/tests/"; fi
 done
 cp "$B/CMakeCache.txt" "$D/"

@@ -18,6 +18,11 @@ if(GROOT_HAVE_CUDA)
   target_include_directories(tma_intake PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/src/backend/cuda)
   target_compile_options(tma_intake PRIVATE -gencode=arch=compute_90a,code=sm_90a -O3)
   target_link_libraries(tma_intake PRIVATE CUDA::cudart_static)
+  # Probe: one DiT step's 64 GEMMs as one persistent kernel against the chain of launches.
+  add_executable(dit_stream ${CMAKE_SOURCE_DIR}/bench/dit_stream.cu)
+  target_include_directories(dit_stream PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/src/backend/cuda)
+  target_compile_options(dit_stream PRIVATE -gencode=arch=compute_90a,code=sm_90a -O3)
+  target_link_libraries(dit_stream PRIVATE CUDA::cudart_static)
 endif()
 
 # Probe (not a test): cublas_pdl_probe checks that cuBLASLt's kernels wait
