@@ -3,9 +3,9 @@
 autotuner builds them on this card, against cuBLAS: is there a faster GEMM
 for 256-304 rows on this machine than the cuBLASLt kernels groot uses?
 
-Each route is timed as in gemm_shapes.py: a chain over distinct weight
-copies (more bytes than L2 holds, as in the model) inside a CUDA graph,
-median of 15 replays, microseconds a GEMM.
+Each route is timed with gemm_shapes.py's timer: a chain over distinct
+weight copies (more bytes than L2 holds, as in the model) inside a CUDA
+graph, median of 15 replays, microseconds a GEMM.
   cublas   torch.addmm, eager (cuBLAS/cuBLASLt's heuristic pick)
   triton   torch.compile max-autotune, Triton templates only
   tma      the same with Triton's persistent TMA templates enabled
@@ -16,35 +16,11 @@ import sys
 import torch
 import torch._inductor.config as inductor_config
 
-SHAPES = [  # name, M, N, K
-    ("vit qkv", 256, 3456, 1152), ("vit o", 256, 1152, 1152),
-    ("vit fc1", 256, 4304, 1152), ("vit fc2", 256, 1152, 4304),
-    ("llm qkv", 294, 4096, 2048), ("llm o", 294, 2048, 2048),
-    ("llm gate_up", 294, 12288, 2048), ("llm down", 294, 2048, 6144),
-    ("vl qkv", 294, 6144, 2048), ("vl ff1", 294, 8192, 2048),
-    ("vl ff2", 294, 2048, 8192),
-]
+import gemm_shapes  # beside this file
+from gemm_shapes import timed
+
+SHAPES = [s for s in gemm_shapes.SHAPES if s[1] > 64]  # the backbone's: 256-304 rows
 ROUTES = ["cublas", "triton", "tma", "best"]
-
-
-def timed(fn, reps):
-    g = torch.cuda.CUDAGraph()
-    s = torch.cuda.Stream()
-    with torch.cuda.stream(s):
-        fn()
-        torch.cuda.synchronize()
-        with torch.cuda.graph(g):
-            fn()
-    ts = []
-    for _ in range(15):
-        a, b = torch.cuda.Event(True), torch.cuda.Event(True)
-        a.record()
-        g.replay()
-        b.record()
-        torch.cuda.synchronize()
-        ts.append(a.elapsed_time(b) * 1000.0 / reps)
-    ts.sort()
-    return ts[len(ts) // 2], ts[0], ts[-1]
 
 
 def linear(x, w, b):

@@ -11,12 +11,15 @@ SHAPES = [  # name, M, N, K
     ("vit fc1", 256, 4304, 1152), ("vit fc2", 256, 1152, 4304),
     ("llm qkv", 294, 4096, 2048), ("llm o", 294, 2048, 2048),
     ("llm gate_up", 294, 12288, 2048), ("llm down", 294, 2048, 6144),
-    ("dit q", 49, 1536, 1536), ("dit qkv", 49, 4608, 1536),
+    ("vl qkv", 294, 6144, 2048), ("vl ff1", 294, 8192, 2048),
+    ("vl ff2", 294, 2048, 8192), ("dit q", 49, 1536, 1536), ("dit qkv", 49, 4608, 1536),
     ("dit ff1", 49, 6144, 1536), ("dit ff2", 49, 1536, 6144),
 ]
 
 
 def timed(fn, reps):
+    """fn captured once in a CUDA graph and replayed 15 times: the median,
+    min and max of a replay's time over reps, in microseconds."""
     g = torch.cuda.CUDAGraph()
     s = torch.cuda.Stream()
     with torch.cuda.stream(s):
@@ -33,7 +36,7 @@ def timed(fn, reps):
         torch.cuda.synchronize()
         ts.append(a.elapsed_time(b) * 1000.0 / reps)
     ts.sort()
-    return ts[len(ts) // 2]
+    return ts[len(ts) // 2], ts[0], ts[-1]
 
 
 def main():
@@ -55,8 +58,8 @@ def main():
             for y in ys:
                 torch.addmm(b, x, ws[0].t(), out=y)
 
-        tc = timed(cold, copies)
-        th = timed(hot, copies)
+        tc = timed(cold, copies)[0]
+        th = timed(hot, copies)[0]
         print(f"{name:12} {m:4d} {n:6d} {k:5d} {wbytes / 1e6:6.1f} {tc:8.2f} {th:8.2f} "
               f"{wbytes / tc / 1e6:9.2f} {2 * m * n * k / tc / 1e6:8.1f}")
         del ws, ys
